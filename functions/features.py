@@ -1,0 +1,126 @@
+"""The input contract: the 23 UCI features, their JSON types and accepted values.
+
+This is the one definition of the model's inputs. Training validates the data set against it,
+the function validates requests against it, the OpenAPI document is generated from it, and the
+manifest of every model version records it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One input column.
+
+    ``kind`` is ``"code"`` (a JSON integer from ``codes``), ``"integer"`` (a JSON integer in
+    ``[minimum, maximum]``) or ``"amount"`` (any finite JSON number in ``[minimum, maximum]``).
+    """
+
+    name: str
+    kind: str
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+    codes: tuple[int, ...] = ()
+
+    def problem(self, value: object) -> str | None:
+        """Why ``value`` (as decoded from JSON) is not acceptable, or None when it is."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a JSON {'integer' if self.kind != 'amount' else 'number'}, got {_json_type(value)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return "must be a finite number"
+        if self.kind != "amount" and not isinstance(value, int):
+            return "must be an integer (no fractional or exponent part)"
+        if self.kind == "code":
+            if value not in self.codes:
+                return f"must be one of {list(self.codes)}, got {value}"
+            return None
+        if not self.minimum <= value <= self.maximum:
+            return f"must be between {_number(self.minimum)} and {_number(self.maximum)}, got {value}"
+        return None
+
+    def as_json_schema(self) -> dict:
+        """The JSON Schema of this field, as used in the OpenAPI document."""
+        schema: dict = {"description": self.description}
+        if self.kind == "code":
+            schema |= {"type": "integer", "enum": list(self.codes)}
+        else:
+            schema |= {
+                "type": "integer" if self.kind == "integer" else "number",
+                "minimum": _number(self.minimum),
+                "maximum": _number(self.maximum),
+            }
+        return schema
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _number(value: float | None) -> float | int | None:
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
+_MONEY = "NT dollars"
+_MAX_AMOUNT = 10_000_000
+_REPAYMENT_CODES = tuple(range(-2, 10))
+_MONTHS = ("September", "August", "July", "June", "May", "April")
+
+
+def _repayment(name: str, month: str) -> Feature:
+    return Feature(
+        name,
+        "code",
+        f"Repayment status in {month} 2005: -2 no consumption, -1 paid in full, 0 revolving credit, "
+        "1..9 months of payment delay (9 = nine or more).",
+        codes=_REPAYMENT_CODES,
+    )
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature("LIMIT_BAL", "amount", f"Amount of given credit ({_MONEY}), individual and family.", 0, _MAX_AMOUNT),
+    Feature("SEX", "code", "1 male, 2 female.", codes=(1, 2)),
+    Feature(
+        "EDUCATION",
+        "code",
+        "1 graduate school, 2 university, 3 high school, 4 others; 0, 5, 6 occur in the data undocumented.",
+        codes=(0, 1, 2, 3, 4, 5, 6),
+    ),
+    Feature("MARRIAGE", "code", "1 married, 2 single, 3 others; 0 occurs in the data undocumented.", codes=(0, 1, 2, 3)),
+    Feature("AGE", "integer", "Age in years.", 18, 100),
+    *(_repayment(name, month) for name, month in zip(("PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"), _MONTHS)),
+    *(
+        Feature(f"BILL_AMT{i}", "amount", f"Bill statement in {month} 2005 ({_MONEY}); negative is a credit.",
+                -_MAX_AMOUNT, _MAX_AMOUNT)
+        for i, month in enumerate(_MONTHS, start=1)
+    ),
+    *(
+        Feature(f"PAY_AMT{i}", "amount", f"Amount paid in {month} 2005 ({_MONEY}).", 0, _MAX_AMOUNT)
+        for i, month in enumerate(_MONTHS, start=1)
+    ),
+)
+
+FEATURE_NAMES: tuple[str, ...] = tuple(feature.name for feature in FEATURES)
+FEATURES_BY_NAME: dict[str, Feature] = {feature.name: feature for feature in FEATURES}
+CODE_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind == "code")
+NUMERIC_FEATURES: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind != "code")
+
+TARGET = "default payment next month"
+
+
+def contract_as_dict() -> list[dict]:
+    """The contract as plain data, written into every model version's manifest."""
+    return [{k: v for k, v in asdict(f).items() if v not in (None, ())} for f in FEATURES]

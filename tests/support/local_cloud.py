@@ -1,0 +1,113 @@
+"""The local stand-ins for Google Cloud: gcp-storage-emulator and a functions-framework server.
+
+Both run as real subprocesses on loopback. Tests, the demo and the benchmarks start them through
+this module; nothing here mocks a client or the framework.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = ROOT / "functions"
+BIN_DIR = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
+    """Wait until ``url`` answers any HTTP status; fail early if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+class Server:
+    """A subprocess serving HTTP on loopback; stops on ``stop()`` or at context exit."""
+
+    def __init__(self, command: list[str], port: int, env: Mapping[str, str], cwd: Path, ready_path: str = "/"):
+        self.command, self.port, self.env, self.cwd, self.ready_path = command, port, dict(env), cwd, ready_path
+        self.process: subprocess.Popen | None = None
+        self.log_path = cwd / f"server-{port}.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> Server:
+        self.cwd.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.command, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        wait_for_http(self.url + self.ready_path, timeout, self.process)
+        return self
+
+    def stop(self, timeout: float = 10) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.terminate()
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def output(self) -> str:
+        """Everything the server has written to stdout and stderr so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> Server:
+        return self.start() if self.process is None else self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def storage_emulator(data_dir: Path, port: int | None = None) -> Server:
+    """gcp-storage-emulator storing on disk under ``data_dir`` (so a restart keeps the objects)."""
+    port = port or free_port()
+    env = os.environ | {"STORAGE_BASE": str(data_dir)}
+    command = [str(BIN_DIR / "gcp-storage-emulator"), "start", "--host=127.0.0.1", f"--port={port}", "--quiet"]
+    return Server(command, port, env, data_dir, ready_path="/storage/v1/b")
+
+
+def emulator_env(emulator: Server) -> dict[str, str]:
+    """Environment that points google-cloud-storage at the emulator (no credentials needed)."""
+    return {"STORAGE_EMULATOR_HOST": emulator.url, "GOOGLE_CLOUD_PROJECT": "local-project"}
+
+
+def function_server(env: Mapping[str, str], work_dir: Path, port: int | None = None, threads: int = 8) -> Server:
+    """`functions-framework --target predict` on ``functions/main.py``, as Cloud Functions runs it."""
+    port = port or free_port()
+    command = [
+        str(BIN_DIR / "functions-framework"),
+        "--target=predict",
+        f"--source={FUNCTIONS_DIR / 'main.py'}",
+        "--host=127.0.0.1",
+        f"--port={port}",
+    ]
+    full_env = os.environ | {"PYTHONUNBUFFERED": "1", "THREADS": str(threads)} | dict(env)
+    return Server(command, port, full_env, work_dir, ready_path="/healthz")
