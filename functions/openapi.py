@@ -1,0 +1,263 @@
+"""The OpenAPI 3.1 document of the function, generated from the feature contract and the API's limits."""
+
+from __future__ import annotations
+
+import functools
+
+from api import ERROR_STATUSES, JSON_MEDIA_TYPE, MAX_BODY_BYTES, MAX_INSTANCES
+from features import FEATURE_NAMES, FEATURES
+from validation import ID_FIELD, MAX_ID_LENGTH
+
+API_VERSION = "1.0.0"
+
+EXAMPLE_ROWS: dict[str, tuple[int, ...]] = {
+    "uci-1": (20000, 2, 2, 1, 24, 2, 2, -1, -1, -2, -2, 3913, 3102, 689, 0, 0, 0, 0, 689, 0, 0, 0, 0),
+    "uci-2": (120000, 2, 2, 2, 26, -1, 2, 0, 0, 0, 2, 2682, 1725, 2682, 3272, 3455, 3261, 0, 1000, 1000, 1000, 0, 2000),
+    "uci-3": (
+        90000,
+        2,
+        2,
+        2,
+        34,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        29239,
+        14027,
+        13559,
+        14331,
+        14948,
+        15549,
+        1518,
+        1500,
+        1000,
+        1000,
+        1000,
+        5000,
+    ),
+}
+"""Rows ``ID`` 1, 2 and 3 of the UCI data set (features in ``FEATURE_NAMES`` order), used as examples."""
+
+
+def example_record(record_id: str) -> dict:
+    """One example row as a request record (without ``id``)."""
+    return dict(zip(FEATURE_NAMES, EXAMPLE_ROWS[record_id], strict=True))
+
+
+def _json(schema_ref: str, example: object | None = None) -> dict:
+    content: dict = {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}
+    if example is not None:
+        content["example"] = example
+    return {JSON_MEDIA_TYPE: content}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, "content": _json("Error")}
+
+
+_ERRORS_BY_STATUS: dict[int, str] = {
+    400: "Invalid input: the body is not valid JSON (`invalid_json`) or a record breaks the contract "
+    "(`invalid_input`); `details` lists every problem with the record's index and the field.",
+    405: "Method not allowed on this path; the `Allow` header lists the allowed ones.",
+    413: f"More than {MAX_INSTANCES} instances (`too_many_instances`) or a body over {MAX_BODY_BYTES} bytes "
+    "(`body_too_large`).",
+    415: f"The body's Content-Type is not `{JSON_MEDIA_TYPE}`.",
+    503: "The model is not loaded and could not be loaded now; retry after the `Retry-After` header's seconds.",
+}
+
+
+def _errors(*statuses: int) -> dict:
+    responses = {str(status): _error(_ERRORS_BY_STATUS[status]) for status in statuses}
+    if 405 in statuses:
+        responses["405"]["headers"] = {"Allow": {"schema": {"type": "string"}, "description": "Allowed methods."}}
+    if 503 in statuses:
+        responses["503"]["headers"] = {
+            "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before retrying."}
+        }
+    return responses
+
+
+def _schemas() -> dict:
+    record = {
+        "type": "object",
+        "description": "One card holder's 23 UCI inputs, all required, nothing else (but an optional `id`).",
+        "properties": {
+            **{feature.name: feature.as_json_schema() for feature in FEATURES},
+            ID_FIELD: {"type": "string", "maxLength": MAX_ID_LENGTH, "description": "Echoed back with the prediction."},
+        },
+        "required": list(FEATURE_NAMES),
+        "additionalProperties": False,
+    }
+    return {
+        "Record": record,
+        "Instances": {
+            "type": "object",
+            "properties": {
+                "instances": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/Record"},
+                    "minItems": 1,
+                    "maxItems": MAX_INSTANCES,
+                }
+            },
+            "required": ["instances"],
+            "additionalProperties": False,
+        },
+        "Prediction": {
+            "type": "object",
+            "properties": {
+                "probability_of_default": {"type": "number", "minimum": 0, "maximum": 1},
+                ID_FIELD: {"type": "string", "description": "The record's `id`, when it had one."},
+            },
+            "required": ["probability_of_default"],
+            "additionalProperties": False,
+        },
+        "Predictions": {
+            "type": "object",
+            "properties": {
+                "predictions": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/Prediction"},
+                    "description": "One per record, in request order.",
+                },
+                "model_version": {"type": "string", "description": "The model version that scored them."},
+            },
+            "required": ["predictions", "model_version"],
+            "additionalProperties": False,
+        },
+        "Health": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "string", "enum": ["ok", "ready"]},
+                "model_loaded": {"type": "boolean"},
+                "model_version": {"type": ["string", "null"], "description": "null until the first load."},
+            },
+            "required": ["status", "model_loaded", "model_version"],
+            "additionalProperties": False,
+        },
+        "Error": {
+            "type": "object",
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string", "enum": sorted(ERROR_STATUSES)},
+                        "message": {"type": "string"},
+                        "details": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "instance": {
+                                        "type": ["integer", "null"],
+                                        "description": "Index of the record in the request; null for the request.",
+                                    },
+                                    "field": {"type": "string", "description": "Empty for the record as a whole."},
+                                    "problem": {"type": "string"},
+                                },
+                                "required": ["instance", "field", "problem"],
+                                "additionalProperties": False,
+                            },
+                        },
+                    },
+                    "required": ["code", "message", "details"],
+                    "additionalProperties": False,
+                }
+            },
+            "required": ["error"],
+            "additionalProperties": False,
+        },
+    }
+
+
+@functools.cache
+def document() -> dict:
+    """The OpenAPI document served at ``GET /openapi.json``."""
+    single = example_record("uci-1")
+    batch = {"instances": [{ID_FIELD: record_id, **example_record(record_id)} for record_id in EXAMPLE_ROWS]}
+    health = {
+        "description": "Liveness and the loaded model's version; never loads the model.",
+        "content": _json("Health", {"status": "ok", "model_loaded": False, "model_version": None}),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Credit-card default-risk scoring",
+            "version": API_VERSION,
+            "description": (
+                "Probability that a credit-card client defaults next month, from the 23 inputs of the UCI "
+                "'Default of Credit Card Clients' data set. "
+                f"Limits: {MAX_INSTANCES} instances and {MAX_BODY_BYTES} bytes per request. "
+                "Answers are never cached (`Cache-Control: no-store`)."
+            ),
+        },
+        # Relative to this document's URL, so "Try it out" on /docs calls the function wherever it is mounted.
+        "servers": [{"url": ".", "description": "This function"}],
+        "paths": {
+            "/": {
+                "post": {
+                    "operationId": "predict",
+                    "summary": "Score records",
+                    "description": 'Either `{"instances": [record, ...]}` or one bare record; predictions come '
+                    "back in request order. The model loads on the first request of an instance.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            JSON_MEDIA_TYPE: {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/Instances"},
+                                        {"$ref": "#/components/schemas/Record"},
+                                    ]
+                                },
+                                # Named examples, in the order /docs offers them (docs_page; the first is pre-filled).
+                                "examples": {
+                                    "single": {"summary": "One bare record", "value": single},
+                                    "batch": {"summary": "Three real rows, with ids", "value": batch},
+                                    "invalid": {
+                                        "summary": "An invalid record (answered 400, naming each field)",
+                                        "value": {**single, "AGE": 16, "PAY_0": 12},
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "One prediction per record.", "content": _json("Predictions")},
+                        **_errors(400, 405, 413, 415, 503),
+                    },
+                },
+                "get": {"operationId": "health", "summary": "Health", "responses": {"200": health, **_errors(405)}},
+            },
+            "/healthz": {
+                "get": {"operationId": "healthz", "summary": "Health", "responses": {"200": health, **_errors(405)}}
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "ready",
+                    "summary": "Readiness: loads the model if needed",
+                    "responses": {
+                        "200": {"description": "The model is loaded.", "content": _json("Health")},
+                        **_errors(405, 503),
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "responses": {
+                        "200": {
+                            "description": "The OpenAPI 3.1 document.",
+                            "content": {JSON_MEDIA_TYPE: {"schema": {"type": "object"}}},
+                        },
+                        **_errors(405),
+                    },
+                }
+            },
+        },
+        "components": {"schemas": _schemas()},
+    }

@@ -1,0 +1,125 @@
+"""Request validation against the feature contract: every problem of a request at once.
+
+Valid requests (the common case) take a vectorised fast path: keys compared per record as sets,
+values gathered with one ``itemgetter`` per record, types, finiteness, codes and ranges checked on
+whole columns with numpy. Only when that finds something wrong does each value go through
+``Feature.problem``, which words the messages; so both paths apply the one contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter, methodcaller
+
+import numpy as np
+
+from features import FEATURE_NAMES, FEATURES, FEATURES_BY_NAME
+
+ID_FIELD = "id"
+"""Optional string per record, echoed back with its prediction."""
+MAX_ID_LENGTH = 256
+
+_FEATURE_KEYS = frozenset(FEATURE_NAMES)
+_FEATURE_KEYS_WITH_ID = _FEATURE_KEYS | {ID_FIELD}
+_GET_FEATURES = itemgetter(*FEATURE_NAMES)
+_INTEGER_COLUMNS = [i for i, feature in enumerate(FEATURES) if feature.kind != "amount"]
+_GET_ID = methodcaller("get", ID_FIELD)
+_CODE_COLUMNS = [(i, np.array(feature.codes, dtype=np.float64)) for i, feature in enumerate(FEATURES) if feature.codes]
+_RANGE_COLUMNS = np.array([i for i, feature in enumerate(FEATURES) if not feature.codes])
+_MINIMA = np.array([FEATURES[i].minimum for i in _RANGE_COLUMNS], dtype=np.float64)
+_MAXIMA = np.array([FEATURES[i].maximum for i in _RANGE_COLUMNS], dtype=np.float64)
+_NUMBER_TYPES = frozenset((int, float))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request. ``instance`` is None for the request as a whole."""
+
+    instance: int | None
+    field: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """``features`` has one float64 row per record, columns in ``FEATURE_NAMES`` order; empty when
+    there are ``problems``. ``ids`` holds each record's ``id`` or None."""
+
+    features: np.ndarray
+    ids: list[str | None]
+    problems: list[Problem]
+
+
+def validate_instances(instances: list) -> ValidationResult:
+    """Check every record of ``instances`` against the contract; report all problems at once."""
+    if type(instances) is not list or set(map(type, instances)) - {dict}:
+        return _slow(instances)
+    ids = list(map(_GET_ID, instances))
+    with_id = len(ids) - ids.count(None)
+    # Every record holds the 23 features (else itemgetter raises) plus "id" when it has a string id,
+    # so equal totals mean no record holds anything else (an unknown field or a null id).
+    if sum(map(len, instances)) != len(FEATURE_NAMES) * len(instances) + with_id:
+        return _slow(instances)
+    if with_id and (
+        set(map(type, ids)) - {str, type(None)} or max(map(len, filter(None, ids)), default=0) > MAX_ID_LENGTH
+    ):
+        return _slow(instances)
+    try:
+        values = list(chain.from_iterable(map(_GET_FEATURES, instances)))
+    except KeyError:
+        return _slow(instances)
+    types = set(map(type, values))
+    if not types <= _NUMBER_TYPES:
+        return _slow(instances)
+    width = len(FEATURE_NAMES)
+    if float in types and any(float in set(map(type, values[column::width])) for column in _INTEGER_COLUMNS):
+        return _slow(instances)
+    try:
+        matrix = np.array(values, dtype=np.float64).reshape(len(instances), width)
+    except OverflowError:  # an integer beyond float range: out of range anyway
+        return _slow(instances)
+    if not _in_contract(matrix):
+        return _slow(instances)
+    return ValidationResult(matrix, ids, [])
+
+
+def _in_contract(matrix: np.ndarray) -> bool:
+    """Finite, codes among the allowed ones, other values inside their ranges (whole columns at once)."""
+    if not np.isfinite(matrix).all():
+        return False
+    if any(not np.isin(matrix[:, column], codes).all() for column, codes in _CODE_COLUMNS):
+        return False
+    ranged = matrix[:, _RANGE_COLUMNS]
+    return bool(((ranged >= _MINIMA) & (ranged <= _MAXIMA)).all())
+
+
+def _id_problem(value: object) -> str | None:
+    if not isinstance(value, str):
+        return "must be a string"
+    if len(value) > MAX_ID_LENGTH:
+        return f"must be at most {MAX_ID_LENGTH} characters, got {len(value)}"
+    return None
+
+
+def _slow(instances: list) -> ValidationResult:
+    """Value by value through ``Feature.problem``: the messages for a request with problems."""
+    problems: list[Problem] = []
+    for index, instance in enumerate(instances):
+        if not isinstance(instance, dict):
+            problems.append(Problem(index, "", "must be a JSON object"))
+            continue
+        for name in FEATURE_NAMES:
+            if name not in instance:
+                problems.append(Problem(index, name, "is required"))
+            elif (problem := FEATURES_BY_NAME[name].problem(instance[name])) is not None:
+                problems.append(Problem(index, name, problem))
+        for name in instance:
+            if name == ID_FIELD:
+                if (problem := _id_problem(instance[name])) is not None:
+                    problems.append(Problem(index, name, problem))
+            elif name not in FEATURES_BY_NAME:
+                problems.append(Problem(index, name, "is not a known field"))
+    if not problems:  # the fast path and the contract disagree: a bug, never a silent score
+        raise AssertionError("fast validation rejected a request the contract accepts")
+    return ValidationResult(np.empty((0, len(FEATURE_NAMES))), [], problems)

@@ -1,0 +1,94 @@
+# BigQuery remote function: `SELECT default_risk(limit_bal, sex, ...) FROM accounts` sends the rows,
+# in batches of at most var.bigquery_max_batching_rows, to the scoring function (functions/bigquery.py).
+#
+# The function is deployed by gcloud in CI after `terraform apply`, so nothing here may need it to
+# exist: the routine points at the function's fixed URL, and the connection's service account gets
+# roles/run.invoker at project level (see the grant below for why not on the service itself).
+
+locals {
+  # The routine's arguments, in order: features.FEATURE_NAMES in lower case. BigQuery passes each row's
+  # arguments in this order, so tests/bigquery/test_routine.py proves it equals the Python contract.
+  default_risk_arguments = [
+    "limit_bal", "sex", "education", "marriage", "age",
+    "pay_0", "pay_2", "pay_3", "pay_4", "pay_5", "pay_6",
+    "bill_amt1", "bill_amt2", "bill_amt3", "bill_amt4", "bill_amt5", "bill_amt6",
+    "pay_amt1", "pay_amt2", "pay_amt3", "pay_amt4", "pay_amt5", "pay_amt6",
+  ]
+
+  bigquery_location = var.bigquery_location == "" ? var.region : var.bigquery_location
+  # A 2nd gen function answers on this URL as well as on its run.app URL; this one is known before it exists.
+  function_url = "https://${var.region}-${var.project_id}.cloudfunctions.net/${local.function_name}"
+}
+
+resource "google_project_service" "bigquery" {
+  for_each = toset(["bigquery.googleapis.com", "bigqueryconnection.googleapis.com"])
+
+  project = var.project_id
+  service = each.value
+
+  # The bank's own tables live in the same project's BigQuery: destroying this configuration keeps it on.
+  disable_on_destroy = false
+}
+
+resource "google_bigquery_dataset" "scoring" {
+  project     = var.project_id
+  dataset_id  = var.bigquery_dataset_id
+  location    = local.bigquery_location
+  description = "Holds the default_risk remote function, which scores rows with the ${local.function_name} Cloud Function."
+
+  depends_on = [google_project_service.bigquery]
+
+  # checkov:skip=CKV_GCP_81:The dataset holds only a routine and no table data, so there is nothing to encrypt with a customer-managed key.
+}
+
+resource "google_bigquery_connection" "function" {
+  project       = var.project_id
+  connection_id = "${var.name_prefix}-function"
+  location      = local.bigquery_location
+  friendly_name = "${local.function_name} remote function"
+  description   = "BigQuery calls the ${local.function_name} Cloud Function as this connection's service account."
+
+  cloud_resource {}
+
+  depends_on = [google_project_service.bigquery]
+}
+
+resource "google_bigquery_routine" "default_risk" {
+  project         = var.project_id
+  dataset_id      = google_bigquery_dataset.scoring.dataset_id
+  routine_id      = "default_risk"
+  routine_type    = "SCALAR_FUNCTION"
+  definition_body = ""
+  return_type     = jsonencode({ typeKind = "FLOAT64" })
+  description     = "Probability (0-1) that the account defaults next month, scored by the ${local.function_name} Cloud Function. Every argument must be non-NULL and inside the feature contract's range."
+
+  dynamic "arguments" {
+    for_each = local.default_risk_arguments
+    content {
+      name      = arguments.value
+      data_type = jsonencode({ typeKind = "INT64" })
+    }
+  }
+
+  remote_function_options {
+    endpoint          = local.function_url
+    connection        = google_bigquery_connection.function.name
+    max_batching_rows = tostring(var.bigquery_max_batching_rows)
+  }
+}
+
+# BigQuery calls the function with an identity token of the connection's Google-managed service
+# account, which therefore needs roles/run.invoker on the function's Cloud Run service. Granted at
+# project level because:
+# - a binding on the service itself fails on the first apply (the service appears only when CI
+#   deploys the function, after this apply) and the deployer would need run.admin to make it later;
+# - a project-level grant conditioned on resource.name would match nothing: Cloud Run is not among
+#   the services that expose resource attributes to IAM Conditions, so it would silently grant nothing.
+# The reach is small: this account acts only for BigQuery queries through this one connection, and
+# the project is meant to host this service alone. Who may use the connection is what to guard:
+# only principals with bigquery.connections.use on it (BigQuery admins; nobody is granted it here).
+resource "google_project_iam_member" "bigquery_invokes_function" {
+  project = var.project_id
+  role    = "roles/run.invoker"
+  member  = "serviceAccount:${google_bigquery_connection.function.cloud_resource[0].service_account_id}"
+}

@@ -1,0 +1,203 @@
+"""The deploy workflow's own step scripts, run with bash as Actions runs them, against real local servers.
+
+The publish step runs ``python -m training.publish`` against gcp-storage-emulator (the publisher the
+training pipeline owns and tests through its Python API; here its CLI, exactly as the workflow calls
+it). The resolve step vets versions with ``training.promote``; the smoke step calls a real
+functions-framework server serving a tiny real model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from artifacts import LATEST_POINTER, MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE, VERSION_FILES
+from tests.ci.workflows import DEPLOY_WORKFLOW, ROOT, github_outputs, load, run_step, step
+from tests.support.gcs import storage_client
+from tests.support.local_cloud import Server, emulator_env, storage_emulator
+from training.gate import QUALITY_GATE
+from training.promote import PROMOTED_POINTER, PromotionError, promote
+
+DEPLOY = load(DEPLOY_WORKFLOW)
+PASSING = {name: threshold for name, (_, threshold) in QUALITY_GATE.items()}  # exactly on the gate passes
+MISSES_AUC = PASSING | {"roc_auc": QUALITY_GATE["roc_auc"][1] - 0.05}
+
+
+@pytest.fixture(scope="module")
+def ci_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with storage_emulator(tmp_path_factory.mktemp("ci-emulator")) as server:
+        yield server
+
+
+def workspace(root: Path, version_dir: Path, test_metrics: dict | None) -> Path:
+    """A checkout-like folder holding ``models/<version>/``, its manifest's test metrics replaced."""
+    models = root / MODELS_PREFIX
+    target = models / version_dir.name
+    shutil.copytree(version_dir, target)
+    manifest = json.loads((target / MANIFEST_FILE).read_text())
+    manifest["metrics"] = {} if test_metrics is None else {"test": test_metrics}
+    (target / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+    (models / LATEST_POINTER).write_text(version_dir.name + "\n")
+    return root
+
+
+def bucket_objects(emulator: Server, bucket_name: str) -> dict[str, tuple[bytes, str]]:
+    """``{object name: (content, generation)}`` of a bucket in the emulator."""
+    bucket = storage_client(emulator).bucket(bucket_name)
+    return {blob.name: (blob.download_as_bytes(), str(blob.generation)) for blob in bucket.list_blobs()}
+
+
+def run_publish_step(emulator: Server, cwd: Path, bucket: str, version: str, output: Path):
+    env = emulator_env(emulator) | {
+        "MODEL_BUCKET": bucket,
+        "MODEL_VERSION": version,
+        "GITHUB_OUTPUT": str(output),
+        "PYTHONPATH": str(ROOT),
+    }
+    return run_step(step(DEPLOY, "publish"), env, cwd)
+
+
+def test_publish_step_uploads_once_then_only_what_the_bucket_lacks(
+    tmp_path: Path, tiny_version_dir: Path, ci_emulator: Server
+) -> None:
+    version = tiny_version_dir.name
+    cwd = workspace(tmp_path / "checkout", tiny_version_dir, PASSING)
+    storage_client(ci_emulator).create_bucket("ci-models")
+    prefix = f"{MODELS_PREFIX}/{version}"
+    local = {f"{prefix}/{name}": (cwd / prefix / name).read_bytes() for name in (*VERSION_FILES, MANIFEST_FILE)}
+
+    first = run_publish_step(ci_emulator, cwd, "ci-models", version, tmp_path / "out1")
+    assert first.returncode == 0, first.stderr
+    assert github_outputs(tmp_path / "out1") == {
+        "VERSION": version,
+        "MODEL_URL": f"gs://ci-models/{prefix}/{MODEL_FILE}",
+        "PREP_URL": f"gs://ci-models/{prefix}/{PREP_FILE}",
+    }
+    stored = bucket_objects(ci_emulator, "ci-models")
+    assert {name: content for name, (content, _) in stored.items()} == local
+
+    second = run_publish_step(ci_emulator, cwd, "ci-models", version, tmp_path / "out2")
+    assert second.returncode == 0, second.stderr
+    assert "uploaded []" in second.stderr
+    assert bucket_objects(ci_emulator, "ci-models") == stored  # same bytes, same generations: nothing written
+    assert github_outputs(tmp_path / "out2") == github_outputs(tmp_path / "out1")
+
+    # An object whose content differs from the local file (damaged, or replaced by hand) is uploaded again.
+    storage_client(ci_emulator).bucket("ci-models").blob(f"{prefix}/{PREP_FILE}").upload_from_string(b"damaged")
+    third = run_publish_step(ci_emulator, cwd, "ci-models", version, tmp_path / "out3")
+    assert third.returncode == 0, third.stderr
+    assert f"uploaded {[PREP_FILE]!r}" in third.stderr
+    after = bucket_objects(ci_emulator, "ci-models")
+    assert {name: content for name, (content, _) in after.items()} == local
+    assert {name: after[name] for name in after if not name.endswith(PREP_FILE)} == {
+        name: stored[name] for name in stored if not name.endswith(PREP_FILE)
+    }
+
+
+@pytest.mark.parametrize(
+    ("test_metrics", "problem"),
+    [(MISSES_AUC, "test roc_auc = "), (None, "test roc_auc is missing from the manifest")],
+    ids=["below-gate", "no-metrics"],
+)
+def test_publish_step_refuses_a_version_that_misses_the_quality_gate(
+    tmp_path: Path, tiny_version_dir: Path, ci_emulator: Server, test_metrics: dict | None, problem: str
+) -> None:
+    bucket = f"ci-refused-{'none' if test_metrics is None else 'low'}"
+    cwd = workspace(tmp_path / "checkout", tiny_version_dir, test_metrics)
+    storage_client(ci_emulator).create_bucket(bucket)
+
+    result = run_publish_step(ci_emulator, cwd, bucket, tiny_version_dir.name, tmp_path / "out")
+    assert result.returncode == 1
+    assert "misses the quality gate" in result.stderr and problem in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert bucket_objects(ci_emulator, bucket) == {}
+    assert "MODEL_URL" not in github_outputs(tmp_path / "out")
+
+
+def run_resolve_step(cwd: Path, requested: str, output: Path):
+    env = {"REQUESTED_VERSION": requested, "GITHUB_OUTPUT": str(output), "PYTHONPATH": str(ROOT)}
+    return run_step(step(DEPLOY, "version"), env, cwd)
+
+
+def test_resolve_step_deploys_the_promoted_version_or_a_vetted_requested_one(
+    tmp_path: Path, tiny_version_dir: Path
+) -> None:
+    version = tiny_version_dir.name
+    cwd = workspace(tmp_path, tiny_version_dir, PASSING)
+
+    nothing_promoted = run_resolve_step(cwd, "", tmp_path / "out0")
+    assert nothing_promoted.returncode == 1
+    assert "no version is promoted yet" in nothing_promoted.stderr
+
+    assert promote(cwd / MODELS_PREFIX) == version  # what `make promote` runs (default: LATEST)
+    assert (cwd / MODELS_PREFIX / PROMOTED_POINTER).read_text() == version + "\n"
+    declared = run_resolve_step(cwd, "", tmp_path / "out1")
+    assert declared.returncode == 0, declared.stderr
+    assert github_outputs(tmp_path / "out1") == {"MODEL_VERSION": version}
+
+    requested = run_resolve_step(cwd, version, tmp_path / "out2")
+    assert requested.returncode == 0, requested.stderr
+    assert github_outputs(tmp_path / "out2") == {"MODEL_VERSION": version}
+
+    for bad, problem in [("v000000000000", "not found"), ("../models", "is not a version name")]:
+        result = run_resolve_step(cwd, bad, tmp_path / "out-bad")
+        assert result.returncode == 1 and problem in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out-bad").exists()
+
+
+def test_promotion_refuses_a_version_below_the_gate_or_with_damaged_files(
+    tmp_path: Path, tiny_version_dir: Path
+) -> None:
+    models = workspace(tmp_path / "low", tiny_version_dir, MISSES_AUC) / MODELS_PREFIX
+    with pytest.raises(PromotionError, match="misses the quality gate: test roc_auc"):
+        promote(models)
+    assert not (models / PROMOTED_POINTER).exists()
+
+    models = workspace(tmp_path / "damaged", tiny_version_dir, PASSING) / MODELS_PREFIX
+    (models / tiny_version_dir.name / PREP_FILE).write_bytes(b"not the preprocessor")
+    with pytest.raises(PromotionError, match=PREP_FILE):
+        promote(models, tiny_version_dir.name)
+    assert not (models / PROMOTED_POINTER).exists()
+
+
+def test_smoke_step_checks_the_version_the_function_answers_with(
+    tmp_path: Path, tiny_version_dir: Path, scoring_server: Server
+) -> None:
+    env = {"URL": scoring_server.url + "/", "ID_TOKEN": "token-ignored-locally"}
+    passed = run_step(step(DEPLOY, "smoke"), env | {"MODEL_VERSION": tiny_version_dir.name}, ROOT)
+    assert passed.returncode == 0, passed.stderr
+    assert f"smoke test passed: model {tiny_version_dir.name} scored the sample record p=0." in passed.stdout
+
+    wrong = run_step(step(DEPLOY, "smoke"), env | {"MODEL_VERSION": "v000000000000"}, ROOT)
+    assert wrong.returncode == 1
+    assert (
+        f"the function serves model version {tiny_version_dir.name!r}, expected 'v000000000000'" in wrong.stderr
+    )
+
+
+def test_rollback_step_prints_a_dispatch_command_the_workflow_accepts(tmp_path: Path) -> None:
+    env = {
+        "PREVIOUS_VERSION": "v0123456789ab",
+        "PREVIOUS_REVISION": "default-risk-predict-00007-abc",
+        "FUNCTION_NAME": "default-risk-predict",
+        "PROJECT_ID": "acme-risk",
+        "REGION": "europe-west1",
+        "MODEL_VERSION": "v111111111111",
+        "DEPLOY_SHA": "0" * 40,
+        "GITHUB_REPOSITORY": "acme/default-risk",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    result = run_step(step(DEPLOY, "rollback"), env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    (input_name,) = DEPLOY["on"]["workflow_dispatch"]["inputs"]
+    assert (
+        f"gh workflow run {DEPLOY_WORKFLOW.name} --repo acme/default-risk --ref main -f {input_name}=v0123456789ab"
+        in result.stdout
+    )
+    assert "--to-revisions=default-risk-predict-00007-abc=100" in result.stdout
+    assert (tmp_path / "summary.md").read_text() == result.stdout

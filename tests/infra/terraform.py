@@ -1,0 +1,96 @@
+"""infra/*.tf read with python-hcl2, and the few expressions the cross-checks need, resolved.
+
+python-hcl2 returns expressions as text. The cross-checks need only string templates built from
+literals, ``${local.NAME}`` and ``${var.NAME}`` (resolved to defaults); anything else raises.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+TFCHECK = ROOT.parent / "shared" / "tools" / "tfschema" / "tfcheck.py"
+CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
+
+_REFERENCE = re.compile(r"\$\{(local|var)\.(\w+)\}")
+_HEREDOC = re.compile(r"^<<(-?)(\w+)\n(.*)\n\s*\2$", re.DOTALL)
+
+
+def _name(key: str) -> str:
+    return key.strip('"')
+
+
+@cache
+def blocks() -> dict[str, list[dict[str, Any]]]:
+    """Top-level blocks of every infra/*.tf file, by block type."""
+    merged: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(INFRA.glob("*.tf")):
+        with path.open() as file:
+            for kind, items in hcl2.load(file).items():
+                merged.setdefault(kind, []).extend(items)
+    return merged
+
+
+def resources(resource_type: str) -> dict[str, dict[str, Any]]:
+    """``{name: body}`` of the resources of one type."""
+    found: dict[str, dict[str, Any]] = {}
+    for item in blocks().get("resource", []):
+        for rtype, named in item.items():
+            if _name(rtype) == resource_type:
+                found.update({_name(name): body for name, body in named.items()})
+    return found
+
+
+def all_resource_addresses() -> list[str]:
+    return sorted(
+        f"{_name(rtype)}.{_name(name)}" for item in blocks().get("resource", []) for rtype, named in item.items()
+        for name in named
+    )
+
+
+def named_blocks(kind: str) -> dict[str, dict[str, Any]]:
+    """``{name: body}`` of ``variable`` or ``output`` blocks."""
+    return {_name(name): body for item in blocks().get(kind, []) for name, body in item.items()}
+
+
+def locals_() -> dict[str, Any]:
+    return {key: value for item in blocks().get("locals", []) for key, value in item.items() if not key.startswith("__")}
+
+
+def literal(raw: str) -> str:
+    """The string an HCL string literal or heredoc stands for, templates left in."""
+    if raw.startswith('"<<'):
+        match = _HEREDOC.match(raw[1:-1])
+        if match is None:
+            raise ValueError(f"not a heredoc: {raw!r}")
+        body = textwrap.dedent(match[3]) if match[1] else match[3]
+        return body + "\n"
+    if raw.startswith('"') and raw.endswith('"'):
+        return json.loads(raw)
+    if re.fullmatch(r"\$\{[^{}]*\}", raw):
+        return raw
+    raise ValueError(f"not a string template: {raw!r}")
+
+
+def resolve(raw: str) -> str:
+    """Evaluate a string template made of literals, locals and variable defaults."""
+    text = literal(raw)
+
+    def substitute(match: re.Match[str]) -> str:
+        kind, name = match.groups()
+        if kind == "local":
+            return resolve(locals_()[name])
+        return resolve(named_blocks("variable")[name]["default"])
+
+    resolved = _REFERENCE.sub(substitute, text)
+    if "${" in resolved:
+        raise ValueError(f"cannot resolve {raw!r}: only ${{local.X}} and ${{var.X}} are supported")
+    return resolved

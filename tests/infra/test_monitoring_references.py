@@ -1,0 +1,104 @@
+"""The dashboard and the alert policies use only metrics defined in infra/, in ways valid for their kind."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tests.infra.terraform import INFRA, resolve, resources
+
+USER_METRIC = re.compile(r'metric\.type="logging\.googleapis\.com/user/([\w.-]+)"')
+PROMQL_USER_METRIC = re.compile(r"logging_googleapis_com:user_(\w+?)(_sum|_count|_bucket)?\{")
+OTHER_METRIC = re.compile(r'metric\.type="((?!logging\.googleapis\.com/user/)[^"]+)"')
+# The function's Cloud Run service: the two built-in metrics the dashboard must show.
+CLOUD_RUN_METRICS = {"run.googleapis.com/container/instance_count", "run.googleapis.com/container/memory/utilizations"}
+
+
+def defined_metrics() -> dict[str, str]:
+    """``{metric name: value type}`` of the google_logging_metric resources."""
+    return {
+        resolve(metric["name"]): metric["metric_descriptor"][0]["value_type"].strip('"')
+        for metric in resources("google_logging_metric").values()
+    }
+
+
+def template_bindings() -> dict[str, str]:
+    """``{template variable: expression}`` of the dashboard's templatefile call in monitoring.tf."""
+    call = (INFRA / "monitoring.tf").read_text().split("templatefile(", 1)[1].split("})", 1)[0]
+    return dict(re.findall(r"^\s*(\w+)\s*=\s*(.+?)\s*$", call, re.MULTILINE))
+
+
+def rendered_dashboard() -> dict[str, Any]:
+    """dashboard.json rendered as templatefile would, metric variables bound to the metric resources."""
+    metrics = resources("google_logging_metric")
+    values: dict[str, str] = {}
+    for variable, expression in template_bindings().items():
+        bound = re.fullmatch(r"google_logging_metric\.(\w+)\.name", expression)
+        values[variable] = resolve(metrics[bound[1]]["name"]) if bound else "0.5"
+    template = (INFRA / "dashboard.json").read_text()
+    used = set(re.findall(r"(?<!\$)\$\{(\w+)\}", template))
+    assert used <= set(values), f"dashboard.json uses {used - set(values)}, which monitoring.tf does not pass"
+    text = re.sub(r"(?<!\$)\$\{(\w+)\}", lambda match: values[match[1]], template).replace("$${", "${")
+    return json.loads(text)
+
+
+def datasets(dashboard: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (tile["widget"]["title"], dataset)
+        for tile in dashboard["mosaicLayout"]["tiles"]
+        for dataset in tile["widget"]["xyChart"]["dataSets"]
+    ]
+
+
+def filters_with_aggregation(query: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    if "timeSeriesFilter" in query:
+        return [(query["timeSeriesFilter"]["filter"], query["timeSeriesFilter"]["aggregation"])]
+    if "timeSeriesFilterRatio" in query:
+        ratio = query["timeSeriesFilterRatio"]
+        return [(ratio[part]["filter"], ratio[part]["aggregation"]) for part in ("numerator", "denominator")]
+    return []
+
+
+def test_dashboard_uses_only_defined_metrics_and_shows_every_panel() -> None:
+    defined = defined_metrics()
+    dashboard = rendered_dashboard()
+    text = json.dumps(dashboard)
+    used_user = set(USER_METRIC.findall(text.replace('\\"', '"')))
+    used_promql = {name for name, _ in PROMQL_USER_METRIC.findall(text)}
+    assert used_user | used_promql <= set(defined), f"undefined metrics: {(used_user | used_promql) - set(defined)}"
+    assert used_user | used_promql == set(defined), "every log-based metric has a panel"
+    assert set(OTHER_METRIC.findall(text.replace('\\"', '"'))) == CLOUD_RUN_METRICS
+    reducers = {aggregation.get("crossSeriesReducer") for _, d in datasets(dashboard)
+                for _, aggregation in filters_with_aggregation(d["timeSeriesQuery"])}  # fmt: skip
+    assert {"REDUCE_PERCENTILE_50", "REDUCE_PERCENTILE_95", "REDUCE_PERCENTILE_99"} <= reducers
+
+
+def test_dashboard_never_rates_a_distribution() -> None:
+    defined = defined_metrics()
+    for title, dataset in datasets(rendered_dashboard()):
+        for metric_filter, aggregation in filters_with_aggregation(dataset["timeSeriesQuery"]):
+            names = USER_METRIC.findall(metric_filter)
+            if names and defined[names[0]] == "DISTRIBUTION":
+                assert aggregation["perSeriesAligner"] == "ALIGN_DELTA", f"{title}: ALIGN_DELTA on a DELTA distribution"
+
+
+def test_alerts_use_defined_metrics_with_valid_aggregations() -> None:
+    metric_resources = resources("google_logging_metric")
+    policies = resources("google_monitoring_alert_policy")
+    assert set(policies) == {"latency_p95", "failed_ratio"}
+    for name, policy in policies.items():
+        assert policy["notification_channels"] == "${local.notification_channels}", name
+        threshold = policy["conditions"][0]["condition_threshold"][0]
+        for key in ("filter", "denominator_filter"):
+            if key in threshold:
+                referenced = re.findall(r"google_logging_metric\.(\w+)\.name", threshold[key])
+                assert referenced and set(referenced) <= set(metric_resources), f"{name}.{key}: {threshold[key]}"
+    latency = policies["latency_p95"]["conditions"][0]["condition_threshold"][0]
+    assert "google_logging_metric.latency.name" in latency["filter"]
+    assert latency["aggregations"][0]["per_series_aligner"] == '"ALIGN_DELTA"'
+    assert latency["aggregations"][0]["cross_series_reducer"] == '"REDUCE_PERCENTILE_95"'
+    ratio = policies["failed_ratio"]["conditions"][0]["condition_threshold"][0]
+    assert 'metric.labels.outcome!=\\"ok\\"' in ratio["filter"]
+    assert "outcome" not in ratio["denominator_filter"]
+    assert ratio["aggregations"] == ratio["denominator_aggregations"]

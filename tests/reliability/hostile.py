@@ -1,0 +1,159 @@
+"""Hand-made hostile requests, each with the status the API documents for it.
+
+``run_case`` sends one case to a running function server and measures the answer's time and the
+server's peak memory while it was handled; tests assert on it and ``make reliability`` prints it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from features import FEATURE_NAMES
+from tests.reliability.measure import MB, PeakRss
+from tests.reliability.rawhttp import Answer, send
+from tests.support.local_cloud import Server
+
+JSON = {"Content-Type": "application/json"}
+SAMPLE_RECORD: dict[str, int] = dict(
+    zip(
+        FEATURE_NAMES,
+        (20000, 2, 2, 1, 24, 2, 2, -1, -1, -2, -2, 3913, 3102, 689, 0, 0, 0, 0, 689, 0, 0, 0, 0),
+        strict=True,
+    )
+)
+"""The first row of the UCI data set."""
+MAX_SECONDS = 3.0
+"""Every hostile request is answered within this (loopback, a warm server)."""
+MAX_RSS_GROWTH = 64 * MB
+"""Peak server memory while one hostile request is handled may exceed the level before by this."""
+MAX_ERROR_BODY = 64 * 1024
+"""An error body echoes at most a bounded snippet of the input: never more than this in total."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile request. ``body`` is built lazily (some are 50 MB)."""
+
+    name: str
+    status: int
+    body: Callable[[], bytes | Iterable[bytes]] = lambda: b""
+    method: str = "POST"
+    path: str = "/"
+    headers: dict[str, str] = field(default_factory=lambda: dict(JSON))
+    chunked: bool = False
+    names_field: str | None = None
+    """An error detail must name this field."""
+
+
+@dataclass
+class Result:
+    case: Case
+    answer: Answer
+    rss_before: int
+    rss_peak: int
+
+    @property
+    def problems(self) -> list[str]:
+        """What is wrong with the answer; empty when it is as documented."""
+        found = []
+        answer, case = self.answer, self.case
+        if answer.status != case.status:
+            found.append(f"status {answer.status}, expected {case.status}: {answer.body[:300]!r}")
+        if answer.seconds > MAX_SECONDS:
+            found.append(f"took {answer.seconds:.2f} s > {MAX_SECONDS} s")
+        if self.rss_peak - self.rss_before > MAX_RSS_GROWTH:
+            found.append(f"server RSS grew by {(self.rss_peak - self.rss_before) / MB:.0f} MB")
+        if answer.status >= 400 and case.method != "HEAD":
+            if len(answer.body) > MAX_ERROR_BODY:
+                found.append(f"error body of {len(answer.body)} bytes")
+            error = answer.json()
+            if not (isinstance(error, dict) and isinstance(error.get("error"), dict)):
+                found.append(f"error body is not the documented JSON error: {answer.body[:200]!r}")
+            elif case.names_field and case.names_field not in json.dumps(error["error"], ensure_ascii=False):
+                found.append(f"error does not name {case.names_field!r}: {answer.body[:300]!r}")
+        return found
+
+
+def record_json(record: dict, **replace: str) -> str:
+    """A record as JSON text, with some values replaced by raw JSON text (e.g. ``1e400``)."""
+    text = json.dumps(record)
+    for name, raw in replace.items():
+        text = text.replace(f'"{name}": {json.dumps(record[name])}', f'"{name}": {raw}', 1)
+    return text
+
+
+def instances_body(records: str, count: int) -> Iterable[bytes]:
+    """``{"instances": [records, ...]}`` with ``count`` copies, produced piecewise."""
+    yield b'{"instances": ['
+    piece = records.encode()
+    yield b",".join([piece] * count)
+    yield b"]}"
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"instances": [' + b"[" * depth + b"]" * depth + b"]}"
+
+
+def _duplicate_key() -> bytes:
+    text = json.dumps(SAMPLE_RECORD)
+    return text.replace("{", '{"LIMIT_BAL": 999999, ', 1).encode()
+
+
+def _fifty_megabytes() -> Iterable[bytes]:
+    filler = json.dumps({**SAMPLE_RECORD, "id": "x" * 900})
+    return instances_body(filler, 50 * MB // len(filler))
+
+
+def _unicode_names() -> bytes:
+    record = {**SAMPLE_RECORD}
+    record["ＬＩＭＩＴ_BAL"] = record.pop("LIMIT_BAL")  # fullwidth letters
+    return json.dumps(record, ensure_ascii=False).encode()
+
+
+CASES: tuple[Case, ...] = (
+    Case("valid record (control)", 200, lambda: json.dumps(SAMPLE_RECORD).encode()),
+    Case("valid batch, chunked body", 200, lambda: instances_body(json.dumps(SAMPLE_RECORD), 100), chunked=True),
+    Case("deeply nested JSON (100,000 levels)", 400, lambda: _nested(100_000)),
+    Case("50 MB body", 413, _fifty_megabytes),
+    Case("50 MB body, chunked (no Content-Length)", 413, _fifty_megabytes, chunked=True),
+    Case("100,000 instances", 413, lambda: instances_body(json.dumps(SAMPLE_RECORD), 100_000)),
+    Case("100,000 empty instances", 413, lambda: instances_body("{}", 100_000)),
+    Case("10,000 empty instances (230,000 problems)", 400, lambda: instances_body("{}", 10_000), names_field="AGE"),
+    Case("duplicate key", 400, _duplicate_key, names_field="LIMIT_BAL"),
+    Case("number 1e400", 400, lambda: record_json(SAMPLE_RECORD, LIMIT_BAL="1e400").encode(), names_field="LIMIT_BAL"),
+    Case("integer of 5,000 digits", 400, lambda: record_json(SAMPLE_RECORD, AGE="9" * 5000).encode()),
+    Case("NaN literal", 400, lambda: record_json(SAMPLE_RECORD, PAY_AMT1="NaN").encode(), names_field="PAY_AMT1"),
+    Case("unicode field name", 400, _unicode_names, names_field="LIMIT_BAL"),
+    Case("id of 1 MB", 400, lambda: json.dumps({**SAMPLE_RECORD, "id": "x" * MB}).encode(), names_field="id"),
+    Case("invalid UTF-8", 400, lambda: json.dumps(SAMPLE_RECORD).encode().replace(b"{", b'{"id": "\xff\xfe", ', 1)),
+    Case("not JSON", 400, lambda: b'{"instances": [{"LIMIT_BAL": 1,'),
+    Case("empty body", 400),
+    Case("JSON array at top level", 400, lambda: b"[1, 2, 3]"),
+    Case("empty instances", 400, lambda: b'{"instances": []}', names_field="instances"),
+    Case(
+        "Content-Type text/plain",
+        415,
+        lambda: json.dumps(SAMPLE_RECORD).encode(),
+        headers={"Content-Type": "text/plain"},
+    ),
+    Case(
+        "Content-Type form",
+        415,
+        lambda: b"LIMIT_BAL=1",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ),
+    Case("no Content-Type", 415, lambda: json.dumps(SAMPLE_RECORD).encode(), headers={}),
+    Case("HEAD /", 200, method="HEAD", headers={}),
+    Case("PUT /", 405, lambda: json.dumps(SAMPLE_RECORD).encode(), method="PUT"),
+    Case("DELETE /", 405, method="DELETE", headers={}),
+)
+
+
+def run_case(server: Server, case: Case) -> Result:
+    """Send ``case`` to ``server``, watching the server's memory while it answers."""
+    peak = PeakRss(server)
+    with peak.watch():
+        answer = send(server.url + case.path, case.method, case.body(), case.headers, chunked=case.chunked)
+    return Result(case, answer, peak.before, peak.peak)

@@ -1,0 +1,58 @@
+"""The preprocessors the model selection chooses among, built from scikit-learn's own classes only.
+
+Each takes a float matrix with the columns of ``FEATURE_NAMES`` (numpy, no pandas needed when
+serving) and is saved as ``prep.joblib``; the function unpickles it with scikit-learn alone
+(``np.arcsinh`` is a numpy ufunc, which pickles by reference).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, QuantileTransformer, StandardScaler
+
+from features import CODE_FEATURES, FEATURE_NAMES, FEATURES_BY_NAME, NUMERIC_FEATURES
+
+PREPROCESSINGS: tuple[str, ...] = ("standard", "onehot-arcsinh", "onehot-quantile")
+"""``standard``: every column standardised (codes as numbers). ``onehot-arcsinh``: codes one-hot
+encoded over the contract's codes, amounts through arcsinh then standardised, AGE standardised.
+``onehot-quantile``: codes one-hot, numeric columns mapped to a normal distribution by quantiles."""
+
+AMOUNT_FEATURES: tuple[str, ...] = tuple(name for name in NUMERIC_FEATURES if FEATURES_BY_NAME[name].kind == "amount")
+OTHER_NUMERIC: tuple[str, ...] = tuple(name for name in NUMERIC_FEATURES if name not in AMOUNT_FEATURES)
+
+
+def _columns(names: tuple[str, ...]) -> list[int]:
+    return [FEATURE_NAMES.index(name) for name in names]
+
+
+def _one_hot() -> OneHotEncoder:
+    # Categories are the contract's codes, so every accepted code has its column even if training never saw it.
+    categories = [np.array(FEATURES_BY_NAME[name].codes, dtype=np.float64) for name in CODE_FEATURES]
+    return OneHotEncoder(categories=categories, handle_unknown="ignore", sparse_output=False, dtype=np.float64)
+
+
+def build_preprocessor(kind: str) -> ColumnTransformer:
+    """An unfitted preprocessor of ``kind`` (one of ``PREPROCESSINGS``)."""
+    if kind == "standard":
+        return ColumnTransformer([("all", StandardScaler(), _columns(FEATURE_NAMES))], sparse_threshold=0)
+    if kind == "onehot-arcsinh":
+        arcsinh = Pipeline(
+            [("arcsinh", FunctionTransformer(np.arcsinh, feature_names_out="one-to-one")), ("scale", StandardScaler())]
+        )
+        return ColumnTransformer(
+            [
+                ("codes", _one_hot(), _columns(CODE_FEATURES)),
+                ("amounts", arcsinh, _columns(AMOUNT_FEATURES)),
+                ("other", StandardScaler(), _columns(OTHER_NUMERIC)),
+            ],
+            sparse_threshold=0,
+        )
+    if kind == "onehot-quantile":
+        quantile = QuantileTransformer(n_quantiles=1000, output_distribution="normal", random_state=0)
+        return ColumnTransformer(
+            [("codes", _one_hot(), _columns(CODE_FEATURES)), ("numeric", quantile, _columns(NUMERIC_FEATURES))],
+            sparse_threshold=0,
+        )
+    raise ValueError(f"unknown preprocessing {kind!r}; choose one of {', '.join(PREPROCESSINGS)}")

@@ -1,0 +1,89 @@
+"""Promotion: which model version main declares, reviewed like code and deployed without training.
+
+``models/PROMOTED`` names one version; that version's folder ``models/<version>/`` is committed
+beside it (``make promote`` stages both with ``git add -f``; the rest of ``models/`` stays ignored).
+A version is promoted only when its files match its manifest and its test metrics pass the quality
+gate of ``training.gate``. The deploy workflow runs ``--check`` to learn the declared version (or to
+vet a rollback version) before it touches the cloud.
+
+    python -m training.promote [VERSION] [--models-dir DIR]          # promote (default: models/LATEST)
+    python -m training.promote --check [VERSION] [--models-dir DIR]  # vet (default: models/PROMOTED)
+
+Both print ``MODEL_VERSION=...`` on stdout (ready for ``$GITHUB_OUTPUT``); errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from artifacts import LATEST_POINTER
+from training.gate import check_quality_gate
+from training.publish import DEFAULT_MODELS_DIR, PublishError, read_local_version, resolve_version_dir
+
+PROMOTED_POINTER = "PROMOTED"
+"""A text file in the models folder naming the version main declares; committed."""
+
+
+class PromotionError(ValueError):
+    """The version cannot be promoted or deployed; the message says why."""
+
+
+def declared_version(models_dir: Path) -> str:
+    """The version ``models_dir/PROMOTED`` names."""
+    pointer = models_dir / PROMOTED_POINTER
+    if not pointer.is_file():
+        raise PromotionError(f"{pointer} does not exist: no version is promoted yet (run `make promote`)")
+    version = pointer.read_text().strip()
+    if not version:
+        raise PromotionError(f"{pointer} is empty: it must name a version folder under {models_dir}")
+    return version
+
+
+def vet_version(models_dir: Path, version: str | None) -> str:
+    """Check that ``version`` (default: the one LATEST names) is complete, intact and passes the gate."""
+    if version is not None and (not version or Path(version).name != version or version.startswith(".")):
+        raise PromotionError(f"{version!r} is not a version name (a folder name under {models_dir})")
+    try:
+        manifest, _ = read_local_version(resolve_version_dir(models_dir, version))
+    except PublishError as error:
+        raise PromotionError(str(error)) from error
+    failures = check_quality_gate(manifest)
+    if failures:
+        raise PromotionError(f"version {manifest['version']} misses the quality gate: " + "; ".join(failures))
+    return manifest["version"]
+
+
+def promote(models_dir: Path, version: str | None = None) -> str:
+    """Vet ``version`` (default: the newest, ``LATEST``) and point ``PROMOTED`` at it; return the version."""
+    version = vet_version(models_dir, version)
+    (models_dir / PROMOTED_POINTER).write_text(version + "\n")
+    return version
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.promote", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "version",
+        nargs="?",
+        help=f"version folder name (default: {LATEST_POINTER} when promoting, {PROMOTED_POINTER} with --check)",
+    )
+    parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR, help="local models folder")
+    parser.add_argument("--check", action="store_true", help="only vet the version; change nothing")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            version = vet_version(args.models_dir, args.version or declared_version(args.models_dir))
+        else:
+            version = promote(args.models_dir, args.version)
+            print(f"promoted {version}: {args.models_dir / PROMOTED_POINTER} names it", file=sys.stderr)
+    except PromotionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"MODEL_VERSION={version}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
