@@ -27,6 +27,7 @@ from artifacts import (
     parse_manifest,
     verify_file,
 )
+from fast_preprocessing import compile_preprocessor
 from scorer import Scorer
 
 logger = logging.getLogger("scoring.model_store")
@@ -61,6 +62,8 @@ class LoadedModel:
     version: str
     manifest: dict
     scorer: Scorer
+    preprocessing: str
+    """``compiled`` (the fast path) or why scikit-learn's own ``transform`` is used."""
 
 
 _lock = threading.Lock()
@@ -103,7 +106,11 @@ def get_model() -> LoadedModel:
         logger.info(
             LOADED_MESSAGE,
             extra={
-                "json_fields": {"model_version": model.version, "load_seconds": round(time.monotonic() - started, 4)}
+                "json_fields": {
+                    "model_version": model.version,
+                    "preprocessing": model.preprocessing,
+                    "load_seconds": round(time.monotonic() - started, 4),
+                }
             },
         )
         return model
@@ -166,8 +173,8 @@ def _load() -> LoadedModel:
     verify_file(manifest, MODEL_FILE, model_bytes)
     prep_bytes = fetch(prep_url)
     verify_file(manifest, PREP_FILE, prep_bytes)  # before unpickling: only the published preprocessor runs
-    preprocessor = joblib.load(io.BytesIO(prep_bytes))
-    return LoadedModel(manifest["version"], manifest, Scorer(model_bytes, preprocessor))
+    preprocessor, preprocessing = compile_preprocessor(joblib.load(io.BytesIO(prep_bytes)))
+    return LoadedModel(manifest["version"], manifest, Scorer(model_bytes, preprocessor), preprocessing)
 
 
 def _read_local(path: str) -> bytes:

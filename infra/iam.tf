@@ -31,7 +31,9 @@ locals {
   # What `terraform apply` of this configuration needs, when CI applies it.
   terraform_apply_roles = var.ci_applies_terraform ? [
     "roles/artifactregistry.admin",        # the repository and its IAM
-    "roles/iam.roleAdmin",                 # the custom role (run_access_admin)
+    "roles/bigquery.connectionAdmin",      # bigquery.tf: the connection
+    "roles/bigquery.user",                 # bigquery.tf: create the dataset; no access to other datasets' data
+    "roles/iam.roleViewer",                # reads the custom role; changing it is a person's job (see grantable_project_roles)
     "roles/iam.workloadIdentityPoolAdmin", # the pool and its provider
     "roles/logging.configWriter",          # log-based metrics
     "roles/monitoring.alertPolicyEditor",  # alert policies
@@ -41,13 +43,16 @@ locals {
     "roles/storage.admin",                  # the buckets, their IAM, and the Terraform state bucket
   ] : []
 
-  # Project IAM changes the deployer may make (only when it applies Terraform): exactly the
-  # project-level roles this configuration grants, nothing else (no owner, no editor).
+  # Project IAM changes the deployer may make (only when it applies Terraform): the project-level
+  # roles this configuration grants, nothing else (no owner, no editor). Deliberately absent:
+  # roles/resourcemanager.projectIamAdmin itself (an unconditional grant of it would lift this very
+  # condition) and roles/iam.roleAdmin (editing the custom role the deployer holds would let it add
+  # any permission to itself). Changes to those two grants, or to the custom role, need a person.
   grantable_project_roles = distinct(concat(
     local.runtime_project_roles,
     local.deployer_project_roles,
     local.terraform_apply_roles,
-    ["roles/resourcemanager.projectIamAdmin", google_project_iam_custom_role.run_access_admin.name],
+    [google_project_iam_custom_role.run_access_admin.name],
   ))
 }
 

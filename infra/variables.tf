@@ -205,7 +205,7 @@ variable "alert_failed_request_ratio" {
 }
 
 variable "alert_window_seconds" {
-  description = "How long a condition must hold before an alert opens, and the alignment period of the alert's data."
+  description = "How long an alert condition (evaluated on per-minute data) must hold before the alert opens."
   type        = number
   default     = 300
 
@@ -240,7 +240,8 @@ variable "bigquery_dataset_id" {
   default     = "default_risk"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_]{1,1024}$", var.bigquery_dataset_id))
+    # RE2 (Terraform's regex engine) rejects repetition counts above 1000, hence length() for the bound.
+    condition     = length(var.bigquery_dataset_id) <= 1024 && can(regex("^[A-Za-z0-9_]+$", var.bigquery_dataset_id))
     error_message = "bigquery_dataset_id must be 1-1024 letters, digits and underscores (no hyphens)."
   }
 }

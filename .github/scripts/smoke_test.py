@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
 
-from features import FEATURES  # noqa: E402
+from features import FEATURES
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=5.0, help="seconds between tries (default 5)")
     args = parser.parse_args(argv)
     try:
-        probability = smoke_test(args.url, args.expected_version, os.environ.get("ID_TOKEN") or None,
-                                 args.attempts, args.delay)
+        probability = smoke_test(
+            args.url, args.expected_version, os.environ.get("ID_TOKEN") or None, args.attempts, args.delay
+        )
     except SmokeTestError as error:
         print(f"smoke test failed: {error}", file=sys.stderr)
         return 1

@@ -159,6 +159,7 @@ def test_model_not_ready_is_retryable_503(start_function, emulator: Server) -> N
     answer = post_json(server.url, bigquery_request(book(2)))
     assert answer.status == 503
     assert set(answer.json) == {"errorMessage"}
-    assert "not ready" in answer.json["errorMessage"]
+    assert "could not be loaded" in answer.json["errorMessage"]
+    assert "retry-after" in answer.headers
     (log,) = request_logs(server.output())[-1:]
     assert (log[STATUS_FIELD], log[OUTCOME_FIELD]) == (503, "model_unavailable")

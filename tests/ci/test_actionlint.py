@@ -48,5 +48,9 @@ def test_actionlint_reports_a_broken_workflow(tmp_path: Path) -> None:
     (tmp_path / "bad.yml").write_text(BROKEN_WORKFLOW)
     result = actionlint(tmp_path)
     assert result.returncode == 1
-    for finding in ('property "evnt" is not defined', 'property "build" is not defined', 'needs job "tset" which does not exist'):
+    for finding in (
+        'property "evnt" is not defined',
+        'property "build" is not defined',
+        'needs job "tset" which does not exist',
+    ):
         assert finding in result.stdout, result.stdout

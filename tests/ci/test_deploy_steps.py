@@ -147,7 +147,7 @@ def test_resolve_step_deploys_the_promoted_version_or_a_vetted_requested_one(
         result = run_resolve_step(cwd, bad, tmp_path / "out-bad")
         assert result.returncode == 1 and problem in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
-    assert not (tmp_path / "out-bad").exists()
+    assert github_outputs(tmp_path / "out-bad") == {}
 
 
 def test_promotion_refuses_a_version_below_the_gate_or_with_damaged_files(
@@ -175,9 +175,7 @@ def test_smoke_step_checks_the_version_the_function_answers_with(
 
     wrong = run_step(step(DEPLOY, "smoke"), env | {"MODEL_VERSION": "v000000000000"}, ROOT)
     assert wrong.returncode == 1
-    assert (
-        f"the function serves model version {tiny_version_dir.name!r}, expected 'v000000000000'" in wrong.stderr
-    )
+    assert f"the function serves model version {tiny_version_dir.name!r}, expected 'v000000000000'" in wrong.stderr
 
 
 def test_rollback_step_prints_a_dispatch_command_the_workflow_accepts(tmp_path: Path) -> None:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import ast
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 
-from tests.infra.terraform import named_blocks
 from tests.ci.workflows import CI_WORKFLOW, DEPLOY_WORKFLOW, EXPRESSION, ROOT, all_workflows, load, step, steps
+from tests.infra.terraform import named_blocks
 
 DOCS = ROOT / "docs" / "ci_cd.md"
 FULL_VERSION_PIN = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$")
@@ -101,7 +100,7 @@ def test_deploy_passes_the_environment_variables_the_function_reads() -> None:
 
 
 def test_deploy_entry_point_runtime_and_source_match_the_function() -> None:
-    line, flags = deploy_command()
+    _, flags = deploy_command()
     source = ROOT / flags["--source"]
     assert flags["--source"] == "functions" and (source / "requirements.txt").is_file()
     main = ast.parse((source / "main.py").read_text())
@@ -165,8 +164,11 @@ def test_deploy_sets_every_required_terraform_variable_and_no_unknown_one() -> N
 
 
 def test_ci_runs_the_ci_entry_point_command_lint_and_real_terraform() -> None:
-    ci_command = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip() and not
-                  line.startswith("#") and not line.startswith(("set ", "cd "))][-1].strip()
+    ci_command = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith("#") and not line.startswith(("set ", "cd "))
+    ][-1].strip()
     workflow = load(CI_WORKFLOW)
     assert {"pull_request", "push"} <= set(workflow["on"])
     runs = [s.get("run", "") for s in steps(workflow)]
@@ -176,7 +178,8 @@ def test_ci_runs_the_ci_entry_point_command_lint_and_real_terraform() -> None:
     assert "terraform -chdir=infra init -backend=false -input=false" in runs
     assert "terraform -chdir=infra validate" in runs
     python = next(s for s in steps(workflow) if s.get("uses", "").startswith("actions/setup-python@"))
-    assert str(python["with"]["python-version"]).replace("${{ env.PYTHON_VERSION }}", workflow["env"]["PYTHON_VERSION"]) == "3.12"
+    assert python["with"]["python-version"] == "${{ env.PYTHON_VERSION }}"
+    assert workflow["env"]["PYTHON_VERSION"] == "3.12"
     assert python["with"]["cache"] == "pip"
     assert any(s.get("uses", "").startswith("hashicorp/setup-terraform@") for s in steps(workflow))
     assert re.search(r"^test: .*\$\(ACTIONLINT_STAMP\)", (ROOT / "Makefile").read_text(), re.MULTILINE), (
@@ -242,8 +245,13 @@ def test_deploys_run_one_at_a_time_after_ci_succeeds_on_main() -> None:
     assert trigger == {"workflows": [ci_name], "types": ["completed"], "branches": ["main"]}
     assert set(workflow["on"]["workflow_dispatch"]["inputs"]) == {"model_version"}
     gate = workflow["jobs"]["resolve"]["if"]
-    for condition in ("conclusion == 'success'", "workflow_run.event == 'push'", "head_branch == 'main'",
-                      "head_repository.full_name == github.repository", "github.ref == 'refs/heads/main'"):
+    for condition in (
+        "conclusion == 'success'",
+        "workflow_run.event == 'push'",
+        "head_branch == 'main'",
+        "head_repository.full_name == github.repository",
+        "github.ref == 'refs/heads/main'",
+    ):
         assert condition in gate
     deploy = workflow["jobs"]["deploy"]
     assert deploy["needs"] == "resolve"
@@ -255,7 +263,12 @@ def test_deploys_run_one_at_a_time_after_ci_succeeds_on_main() -> None:
 
 def test_repository_variables_are_documented() -> None:
     used = {match for text in workflow_texts().values() for match in re.findall(r"\bvars\.(\w+)", text)}
-    assert used >= {"GCP_PROJECT_ID", "GCP_REGION", "GCP_WORKLOAD_IDENTITY_PROVIDER", "GCP_DEPLOYER_SERVICE_ACCOUNT",
-                    "TF_STATE_BUCKET"}
+    assert used >= {
+        "GCP_PROJECT_ID",
+        "GCP_REGION",
+        "GCP_WORKLOAD_IDENTITY_PROVIDER",
+        "GCP_DEPLOYER_SERVICE_ACCOUNT",
+        "TF_STATE_BUCKET",
+    }
     docs = DOCS.read_text()
     assert all(f"`{name}`" in docs for name in used), f"docs/ci_cd.md lacks {sorted(n for n in used if n not in docs)}"

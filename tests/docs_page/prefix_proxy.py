@@ -43,7 +43,7 @@ def prefix_proxy(upstream: str, prefix: str) -> Iterator[str]:
                 data = answer.read()
             finally:
                 connection.close()
-            self.send_response(answer.status)
+            self.send_response_only(answer.status)  # the upstream's own Date and Server, not the proxy's
             for key, value in answer.getheaders():
                 if key.lower() not in _HOP_BY_HOP | {"content-length"}:
                     self.send_header(key, value)

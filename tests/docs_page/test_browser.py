@@ -107,7 +107,10 @@ def test_try_it_out_scores_the_single_record_example_under_a_prefix(docs_base: s
     direct = post_json(f"{docs_base}/", examples["single"]).json
     assert body == direct, "the page must show exactly what a direct POST of the same example returns"
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    bottom = page.evaluate(
+        "() => document.querySelector('.live-responses-table').getBoundingClientRect().bottom + window.scrollY"
+    )
+    page.screenshot(path=str(SCREENSHOT), full_page=True, clip={"x": 0, "y": 0, "width": 1280, "height": bottom + 16})
     print(f"screenshot: {SCREENSHOT}")
 
     assert errors == [], "the page must load and run without console errors (CSP, missing assets)"

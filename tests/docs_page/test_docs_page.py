@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import re
 import subprocess
 import sys
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -17,7 +19,10 @@ from werkzeug.test import TestResponse
 
 import docs_page
 from api import ApiError
-from tests.support.local_cloud import FUNCTIONS_DIR
+from telemetry import STATUS_FIELD
+from tests.docs_page.prefix_proxy import prefix_proxy
+from tests.support.http import request, request_logs
+from tests.support.local_cloud import FUNCTIONS_DIR, Server
 
 _PIN = re.search(r"^swagger-ui-bundle-v2==(\S+)$", (FUNCTIONS_DIR / "requirements.txt").read_text(), re.MULTILINE)
 VENDOR = f"swagger-ui-{_PIN[1] if _PIN else 'unpinned'}"
@@ -200,3 +205,37 @@ assert "swagger_ui_bundle" in sys.modules
         [sys.executable, "-c", code], cwd=FUNCTIONS_DIR, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_function_serves_the_page_under_a_prefix_through_its_logged_routing(scoring_server: Server) -> None:
+    """The real functions-framework server: routed by main.py, each request logged, raw paths never escape."""
+    logged_before = len(request_logs(scoring_server.output()))
+    statuses: list[int] = []
+    with prefix_proxy(scoring_server.url, "/credit-risk") as base:
+        page = request(f"{base}/docs")
+        statuses.append(page.status)
+        assert page.headers["content-type"] == "text/html; charset=utf-8"
+        for url in page_urls(page.body.decode()):
+            answer = request(urljoin(f"{base}/docs", url), headers={"Accept-Encoding": "gzip"})
+            statuses.append(answer.status)
+            assert answer.status == 200, url
+            if url.endswith(".js") and url.count("/") == 2:
+                assert answer.headers["content-encoding"] == "gzip"
+                assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    for raw_path in ("/docs/../main.py", f"/docs/{VENDOR}/../../main.py", "/docs/%2e%2e/main.py", "/docs/.%2e/api.py"):
+        connection = http.client.HTTPConnection("127.0.0.1", scoring_server.port, timeout=30)
+        connection.request("GET", raw_path)  # sent exactly as written: no client-side normalisation
+        answer = connection.getresponse()
+        body = answer.read()
+        connection.close()
+        statuses.append(answer.status)
+        assert answer.status == 404 and b"import" not in body, raw_path
+    wrong_method = request(f"{scoring_server.url}/docs", "POST", b"{}", {"Content-Type": "application/json"})
+    statuses.append(wrong_method.status)
+    assert wrong_method.status == 405 and wrong_method.headers["allow"] == "GET"
+
+    deadline = time.monotonic() + 10
+    while len(logged := request_logs(scoring_server.output())[logged_before:]) < len(statuses):
+        assert time.monotonic() < deadline, f"{len(logged)} request log lines for {len(statuses)} requests"
+        time.sleep(0.05)
+    assert [line[STATUS_FIELD] for line in logged] == statuses

@@ -72,23 +72,15 @@ def test_each_request_logs_one_structured_line_without_customer_data(scoring_ser
     assert secret_id not in output and "123457.25" not in output
 
 
-def test_health_does_not_load_and_readiness_does(start_function, openapi_document):
-    server = start_function()
-    health = request(server.url + "/healthz")
-    assert health.status == 200 and health.json == {"status": "ok", "model_loaded": False, "model_version": None}
-    assert_conforms(openapi_document, "/healthz", "GET", health)
-    root = request(server.url + "/")
-    assert root.json["model_loaded"] is False
-    assert not [line for line in log_lines(server.output()) if line.get("message") == LOADED_MESSAGE]
-    ready = request(server.url + "/readyz")
-    assert ready.status == 200 and ready.json["model_loaded"] is True
-    assert_conforms(openapi_document, "/readyz", "GET", ready)
-    assert request(server.url + "/").json["model_version"] == ready.json["model_version"]
-
-
-def test_32_simultaneous_first_requests_load_once_and_all_score(start_function, keras_reference):
+def test_health_does_not_load_then_32_simultaneous_first_requests_load_once(
+    start_function, keras_reference, openapi_document
+):
     rows, expected = keras_reference
     server = start_function(threads=32)
+    for path in ("/healthz", "/"):
+        health = request(server.url + path)
+        assert health.status == 200 and health.json == {"status": "ok", "model_loaded": False, "model_version": None}
+        assert_conforms(openapi_document, path, "GET", health)
     barrier = threading.Barrier(32)
     answers: list = [None] * 32
 
@@ -104,10 +96,13 @@ def test_32_simultaneous_first_requests_load_once_and_all_score(start_function, 
     assert [answer.status for answer in answers] == [200] * 32
     served = np.array([answer.json["predictions"][0]["probability_of_default"] for answer in answers])
     assert np.max(np.abs(served - expected[:32])) <= TOLERANCE
-    lines = log_lines(server.output())
-    assert len([line for line in lines if line.get("message") == LOADED_MESSAGE]) == 1
+    loads = [line for line in log_lines(server.output()) if line.get("message") == LOADED_MESSAGE]
+    assert len(loads) == 1
     scored = [line for line in request_logs(server.output()) if line["httpRequest"]["requestMethod"] == "POST"]
     assert [line[OUTCOME_FIELD] for line in scored] == ["ok"] * 32
+    ready = request(server.url + "/readyz")
+    assert ready.status == 200 and ready.json["model_version"] == loads[0][MODEL_VERSION_FIELD]
+    assert_conforms(openapi_document, "/readyz", "GET", ready)
 
 
 def test_serves_the_newest_local_version_when_model_url_is_unset(

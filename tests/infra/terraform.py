@@ -51,7 +51,9 @@ def resources(resource_type: str) -> dict[str, dict[str, Any]]:
 
 def all_resource_addresses() -> list[str]:
     return sorted(
-        f"{_name(rtype)}.{_name(name)}" for item in blocks().get("resource", []) for rtype, named in item.items()
+        f"{_name(rtype)}.{_name(name)}"
+        for item in blocks().get("resource", [])
+        for rtype, named in item.items()
         for name in named
     )
 
@@ -62,7 +64,9 @@ def named_blocks(kind: str) -> dict[str, dict[str, Any]]:
 
 
 def locals_() -> dict[str, Any]:
-    return {key: value for item in blocks().get("locals", []) for key, value in item.items() if not key.startswith("__")}
+    """``{name: expression}`` of every ``locals`` block (python-hcl2's ``__...__`` metadata left out)."""
+    items = [entry for item in blocks().get("locals", []) for entry in item.items()]
+    return {key: value for key, value in items if not key.startswith("__")}
 
 
 def literal(raw: str) -> str:

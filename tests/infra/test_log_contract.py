@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from openapi import example_record
 from tests.infra.terraform import resolve, resources
 from tests.support.local_cloud import Server
 
@@ -66,12 +67,7 @@ def matches(log_filter: str, entry: dict[str, Any], service_name: str) -> bool:
 @pytest.fixture(scope="module")
 def logged(scoring_server: Server) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(entries of successful requests, entries of failed requests), both written by the real server."""
-    record = {
-        "LIMIT_BAL": 50000, "SEX": 2, "EDUCATION": 2, "MARRIAGE": 1, "AGE": 35,
-        "PAY_0": 0, "PAY_2": 0, "PAY_3": 0, "PAY_4": 0, "PAY_5": 0, "PAY_6": 0,
-        "BILL_AMT1": 1000, "BILL_AMT2": 1000, "BILL_AMT3": 1000, "BILL_AMT4": 1000, "BILL_AMT5": 1000, "BILL_AMT6": 1000,
-        "PAY_AMT1": 100, "PAY_AMT2": 100, "PAY_AMT3": 100, "PAY_AMT4": 100, "PAY_AMT5": 100, "PAY_AMT6": 100,
-    }  # fmt: skip
+    record = example_record("uci-1")
     message = resolve(resources("google_logging_metric")["latency"]["filter"])
     message = re.search(r'jsonPayload\.message="([^"]+)"', message)[1]
     before = len(request_entries(scoring_server, message))

@@ -127,13 +127,14 @@ def assert_scores_with(server: Server, version_dir: Path) -> str:
 
 
 def severe_log(server: Server, *keywords: str) -> str:
-    """The first warning/error log line mentioning one of ``keywords``; fail if there is none."""
+    """The first warning/error log line whose text names the cause (one of ``keywords``); fail if none."""
     lines = [line for line in log_lines(server.output()) if line.get("severity") in SEVERE]
     for line in lines:
-        text = json.dumps(line).lower()
-        if any(keyword.lower() in text for keyword in keywords):
-            return f"{line.get('severity')}: {str(line.get('message', ''))[:110]}"
-    raise AssertionError(f"no warning/error log line mentions any of {keywords}; severe lines: {lines[:5]}")
+        text = json.dumps(line, ensure_ascii=False)
+        if any(keyword.lower() in text.lower() for keyword in keywords):
+            cause = f"{line.get('error_type', '')}: {line.get('error', '')}" if "error" in line else ""
+            return f"{line.get('severity')} {line.get('message')} {cause}"[:220]
+    raise AssertionError(f"no warning/error log line names the cause ({keywords}); severe lines: {lines[:5]}")
 
 
 def storage_down_at_cold_start(bench: FaultBench) -> Row:

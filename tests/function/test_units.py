@@ -1,0 +1,86 @@
+"""In-process checks of the pieces the server is made of: validation, the fast preprocessing path, OpenAPI."""
+
+from __future__ import annotations
+
+import csv
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from openapi_spec_validator import validate
+
+from features import FEATURE_NAMES, FEATURES
+from openapi import EXAMPLE_ROWS, document
+from tests.support.records import record
+from tests.support.tiny_model import DEFAULT_DATA, load_rows
+from training.data import DATA_ENV
+from training.features import PREPROCESSINGS, build_preprocessor
+from validation import validate_instances
+
+
+@pytest.fixture(scope="module")
+def rows() -> np.ndarray:
+    return load_rows(2000, seed=3)[0]
+
+
+@pytest.mark.parametrize("kind", PREPROCESSINGS)
+def test_fast_path_compiles_every_training_preprocessor_and_equals_scikit_learn(rows, kind):
+    from fast_preprocessing import CompiledPreprocessor, compile_preprocessor
+
+    fitted = build_preprocessor(kind).fit(rows)
+    compiled, how = compile_preprocessor(fitted)
+    assert how == "compiled" and isinstance(compiled, CompiledPreprocessor)
+    np.testing.assert_array_equal(compiled.transform(rows), fitted.transform(rows))
+    np.testing.assert_array_equal(compiled.transform(rows[:1]), fitted.transform(rows[:1]))
+
+
+def test_fast_path_keeps_scikit_learn_for_what_it_does_not_know(rows):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import MinMaxScaler
+
+    from fast_preprocessing import compile_preprocessor
+
+    fitted = ColumnTransformer([("all", MinMaxScaler(), list(range(len(FEATURE_NAMES))))]).fit(rows)
+    kept, how = compile_preprocessor(fitted)
+    assert kept is fitted and how.startswith("scikit-learn") and "MinMaxScaler" in how
+
+
+def test_valid_rows_take_the_fast_path_and_keep_their_values(rows):
+    instances = [record(row) | ({"id": f"r{i}"} if i % 2 else {}) for i, row in enumerate(rows)]
+    result = validate_instances(instances)
+    assert result.problems == []
+    np.testing.assert_array_equal(result.features, rows)
+    assert result.ids == [f"r{i}" if i % 2 else None for i in range(len(rows))]
+
+
+JSON_VALUES = st.one_of(
+    st.integers(-(10**8), 10**8),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(index=st.integers(0, len(FEATURES) - 1), value=JSON_VALUES)
+def test_validation_agrees_with_the_contract_value_by_value(index, value):
+    feature = FEATURES[index]
+    instance = record(np.array(EXAMPLE_ROWS["uci-3"], dtype=np.float64)) | {feature.name: value}
+    result = validate_instances([instance])
+    expected = feature.problem(value)
+    if expected is None:
+        assert result.problems == [] and result.features[0, index] == value
+    else:
+        assert [(p.instance, p.field, p.problem) for p in result.problems] == [(0, feature.name, expected)]
+
+
+def test_openapi_document_is_valid_and_its_examples_are_real_rows():
+    validate(document())
+    with open(os.environ.get(DATA_ENV) or DEFAULT_DATA, newline="") as handle:
+        data = {row["ID"]: tuple(int(row[name]) for name in FEATURE_NAMES) for row in csv.DictReader(handle)}
+    for record_id, values in EXAMPLE_ROWS.items():
+        assert data[record_id.removeprefix("uci-")] == values

@@ -1,0 +1,73 @@
+"""`make demo`: train if needed, publish to a local storage emulator, serve the function, score samples.
+
+Everything runs on loopback: gcp-storage-emulator stands in for Cloud Storage and functions-framework
+for Cloud Functions; the function loads the model from ``gs://`` exactly as deployed. Ctrl-C stops both.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from artifacts import LATEST_POINTER, MODELS_PREFIX
+from openapi import EXAMPLE_ROWS, example_record
+from tests.support.gcs import BUCKET, publish
+from tests.support.http import post_json
+from tests.support.local_cloud import ROOT, emulator_env, free_port, function_server, storage_emulator
+
+MODELS_DIR = ROOT / MODELS_PREFIX
+PREFERRED_PORT = 8080
+
+
+def latest_version() -> Path:
+    """The newest local version, training one first if there is none."""
+    if not (MODELS_DIR / LATEST_POINTER).is_file():
+        print("No model yet: training one (python -m training.train)...", flush=True)
+        subprocess.run([sys.executable, "-m", "training.train"], cwd=ROOT, check=True)
+    return MODELS_DIR / (MODELS_DIR / LATEST_POINTER).read_text().strip()
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def show(title: str, url: str, payload: dict) -> None:
+    started = time.perf_counter()
+    response = post_json(url, payload, timeout=120)
+    print(f"\n{title}: HTTP {response.status} in {(time.perf_counter() - started) * 1000:.0f} ms")
+    print(json.dumps(response.json, indent=2))
+
+
+def main() -> None:
+    version_dir = latest_version()
+    with tempfile.TemporaryDirectory(prefix="demo-") as scratch:
+        work = Path(scratch)
+        with storage_emulator(work / "gcs") as emulator:
+            urls = publish(version_dir, emulator, BUCKET)
+            print(f"Published {version_dir.name} to the storage emulator at {emulator.url}: {urls['MODEL_URL']}")
+            port = PREFERRED_PORT if port_is_free(PREFERRED_PORT) else free_port()
+            with function_server(emulator_env(emulator) | urls, work / "function", port=port) as server:
+                print(f"Function serving at {server.url} (logs: {server.log_path})")
+                show("One record (first request: loads the model from gs://)", server.url, example_record("uci-1"))
+                batch = {"instances": [{"id": record_id, **example_record(record_id)} for record_id in EXAMPLE_ROWS]}
+                show("A batch of three records with ids", server.url, batch)
+                print(
+                    f"\nTry: curl -s {server.url}/openapi.json | head -c 300; curl -s -X POST {server.url} "
+                    "-H 'Content-Type: application/json' -d '<record>'"
+                )
+                print("Serving until Ctrl-C...", flush=True)
+                try:
+                    while server.process.poll() is None:
+                        time.sleep(1)
+                except KeyboardInterrupt:
+                    print("\nStopping the function and the storage emulator.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,283 @@
+"""Train, select, calibrate, evaluate, export and track: ``python -m training.train`` (``make train``).
+
+1. Load and validate the data; split it (stratified 80/20 test split, validation carved from the rest).
+2. For every preprocessing x size, fit one MLP; keep the best on validation ROC-AUC.
+3. Train more members of the chosen configuration and average their logits; fit Platt scaling on
+   validation and fold it into the Keras model; choose the F1-maximising threshold on validation.
+4. Fit the baselines on the same split. Score the test set once: the served model and the baselines.
+5. Export ``models/<version>/`` (LiteRT/Keras parity checked), write the plots, log everything to MLflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from training.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    version: str
+    version_dir: Path
+    run_id: str
+    manifest: dict
+    plots: tuple[Path, ...]
+
+
+def _size_name(hidden: tuple[int, ...]) -> str:
+    return "x".join(str(units) for units in hidden)
+
+
+def run_training(config: TrainConfig, log=print) -> TrainingResult:
+    """The whole pipeline for ``config``; ``log`` receives one progress line per stage."""
+    import mlflow
+    from sklearn.model_selection import train_test_split
+
+    from artifacts import MANIFEST_FILE
+    from training import evaluate
+    from training.baselines import fit_baselines
+    from training.data import file_sha256, load_dataset, resolve_source
+    from training.export import export_version
+    from training.features import build_preprocessor
+    from training.gate import check_quality_gate
+    from training.model import MemberSpec, average_logits, calibrated_model, fit_member, fit_platt, predict
+    from training.split import split_dataset
+    from training.tracking import start_run, tracking_uri
+
+    started = time.monotonic()
+    data_path = resolve_source(config.data)
+    features, target = load_dataset(str(data_path))
+    data_info = {
+        "source": str(config.data or data_path),
+        "file": data_path.name,
+        "sha256": file_sha256(data_path),
+        "rows": len(target),
+        "positives": int(target.sum()),
+    }
+    if config.sample and config.sample < len(target):
+        keep, _ = train_test_split(
+            np.arange(len(target)), train_size=config.sample, stratify=target, random_state=config.seed
+        )
+        features, target = features.iloc[np.sort(keep)], target.iloc[np.sort(keep)]
+        data_info["sampled_rows"] = len(target)
+    split = split_dataset(features, target, seed=config.seed, test_size=config.test_size, val_size=config.val_size)
+    split_info = split.describe(config.seed, config.test_size, config.val_size)
+    log(f"data: {data_info['rows']} rows, {data_info['positives']} positives, sha256 {data_info['sha256'][:12]}...")
+
+    uri = tracking_uri(config.tracking_uri)
+    with start_run(config.experiment, uri, config.artifact_root) as run:
+        mlflow.log_params(config.as_params() | {"data_sha256": data_info["sha256"], "data_file": data_info["file"]})
+        mlflow.log_dict({"data": data_info, "split": split_info}, "data_and_split.json")
+
+        # 2. model selection on validation
+        spec = MemberSpec(
+            hidden=(),
+            dropout=config.dropout,
+            l2=config.l2,
+            learning_rate=config.learning_rate,
+            weight_decay=config.weight_decay,
+            batch_size=config.batch_size,
+            max_epochs=config.max_epochs,
+            patience=config.patience,
+        )
+        candidates = []
+        for kind in config.preprocessings:
+            preprocessor = build_preprocessor(kind).fit(split.x_train)
+            x_train, x_val = (preprocessor.transform(x).astype(np.float32) for x in (split.x_train, split.x_val))
+            for hidden in config.sizes:
+                member = fit_member(
+                    x_train, split.y_train, x_val, split.y_val, replace(spec, hidden=hidden), config.seed, "member_0"
+                )
+                key = f"{kind}.{_size_name(hidden)}"
+                mlflow.log_metrics({f"select.{key}.val_roc_auc": member.val_auc, f"select.{key}.epochs": member.epochs})
+                log(f"candidate {key}: validation ROC-AUC {member.val_auc:.4f} after {member.epochs} epochs")
+                candidates.append((member.val_auc, kind, hidden, preprocessor, member))
+        best_auc, kind, hidden, preprocessor, first = max(candidates, key=lambda c: c[0])
+        chosen_spec = replace(spec, hidden=hidden)
+        log(f"chosen: {kind} with hidden layers {hidden} (validation ROC-AUC {best_auc:.4f})")
+
+        # 3. ensemble, calibration, threshold — all on validation
+        x_train, x_val, x_test = (
+            preprocessor.transform(x).astype(np.float32) for x in (split.x_train, split.x_val, split.x_test)
+        )
+        members = [first]
+        for index in range(1, config.ensemble_size):
+            members.append(
+                fit_member(
+                    x_train, split.y_train, x_val, split.y_val, chosen_spec, config.seed + index, f"member_{index}"
+                )
+            )
+        ensemble = average_logits([m.model for m in members], x_train.shape[1])
+        platt = fit_platt(predict(ensemble, x_val), split.y_val)
+        model = calibrated_model(ensemble, x_train.shape[1], platt)
+        p_val = predict(model, x_val)
+        threshold = evaluate.f1_threshold(split.y_val, p_val)
+        val_metrics = evaluate.metrics(split.y_val, p_val)
+        log(f"ensemble of {len(members)}: validation ROC-AUC {val_metrics['roc_auc']:.4f}; Platt a={platt[0]:.3f} "
+            f"b={platt[1]:.3f}; threshold {threshold:.3f}")
+
+        # 4. baselines, then the test set, once
+        baselines = fit_baselines(split.x_train, split.y_train, config.seed)
+        p_test = predict(model, x_test)
+        test_metrics = evaluate.metrics(split.y_test, p_test)
+        test_decision = evaluate.at_threshold(split.y_test, p_test, threshold)
+        baseline_test = {}
+        baseline_scores = {}
+        for name, baseline in baselines.items():
+            baseline_val_auc = evaluate.metrics(split.y_val, baseline.predict_proba(split.x_val)[:, 1])["roc_auc"]
+            baseline_scores[name] = baseline.predict_proba(split.x_test)[:, 1]
+            baseline_test[name] = evaluate.metrics(split.y_test, baseline_scores[name]) | {
+                "val_roc_auc": baseline_val_auc
+            }
+
+        # 5. export, plots, tracking
+        selection = {
+            "preprocessing": kind,
+            "hidden": list(hidden),
+            "ensemble_size": len(members),
+            "member_val_roc_auc": [m.val_auc for m in members],
+            "member_epochs": [m.epochs for m in members],
+            "platt": {"a": platt[0], "b": platt[1]},
+            "candidates": {f"{c[1]}.{_size_name(c[2])}": c[0] for c in candidates},
+        }
+        manifest_fields = {
+            "metrics": {"test": test_metrics, "validation": val_metrics, "baselines_test": baseline_test},
+            "threshold": {"value": threshold, "rule": "maximises F1 on the validation set", "test": test_decision},
+            "data": data_info,
+            "split": split_info,
+            "model": selection,
+            "mlflow": {"run_id": run.info.run_id, "experiment": config.experiment, "tracking_uri": uri},
+        }
+        version_dir = export_version(model, preprocessor, split.x_test, config.models_dir, manifest_fields=manifest_fields)
+        manifest = json.loads((version_dir / MANIFEST_FILE).read_text())
+        plots = evaluate.save_plots(
+            split.y_test, {"MLP (served)": p_test, **baseline_scores}, config.reports_dir / version_dir.name, threshold
+        )
+        gate_failures = check_quality_gate(manifest)
+
+        mlflow.log_metrics({f"test_{k}": v for k, v in test_metrics.items()})
+        mlflow.log_metrics({f"val_{k}": v for k, v in val_metrics.items()})
+        for name, figures in baseline_test.items():
+            mlflow.log_metrics({f"{name}.test_{k}": v for k, v in figures.items() if k != "val_roc_auc"})
+            mlflow.log_metric(f"{name}.val_roc_auc", figures["val_roc_auc"])
+        mlflow.log_metrics(
+            {"threshold": threshold, "test_precision": test_decision["precision"], "test_recall": test_decision["recall"]}
+            | {f"test_{k}": v for k, v in test_decision["confusion_matrix"].items()}
+        )
+        mlflow.log_params({"chosen_preprocessing": kind, "chosen_hidden": _size_name(hidden), "version": version_dir.name})
+        mlflow.set_tags({"version": version_dir.name, "quality_gate": "fail" if gate_failures else "pass"})
+        for plot in plots:
+            mlflow.log_artifact(str(plot), artifact_path="plots")
+        mlflow.log_artifacts(str(version_dir), artifact_path="model")
+        mlflow.log_metric("train_seconds", time.monotonic() - started)
+
+    log(f"exported {version_dir} in {time.monotonic() - started:.0f} s; MLflow run {run.info.run_id} at {uri}")
+    for failure in gate_failures:
+        log(f"quality gate: {failure}")
+    return TrainingResult(version_dir.name, version_dir, run.info.run_id, manifest, tuple(plots))
+
+
+def summary(result: TrainingResult) -> str:
+    """A table of the test figures: the served model beside the baselines."""
+    metrics = result.manifest["metrics"]
+    rows = {"MLP (served)": metrics["test"], **metrics["baselines_test"]}
+    names = ("roc_auc", "pr_auc", "brier", "log_loss", "ks", "ece")
+    lines = [f"{'test set':<24}" + "".join(f"{n:>10}" for n in names)]
+    lines += [f"{model:<24}" + "".join(f"{figures[n]:>10.4f}" for n in names) for model, figures in rows.items()]
+    decision = result.manifest["threshold"]
+    cm = decision["test"]["confusion_matrix"]
+    lines.append(
+        f"threshold {decision['value']:.3f} ({decision['rule']}): TN {cm['tn']} FP {cm['fp']} FN {cm['fn']} TP {cm['tp']}, "
+        f"precision {decision['test']['precision']:.3f}, recall {decision['test']['recall']:.3f}"
+    )
+    lines.append(f"version {result.version} -> {result.version_dir}; plots in {result.plots[0].parent}")
+    return "\n".join(lines)
+
+
+def _sizes(text: str) -> tuple[tuple[int, ...], ...]:
+    try:
+        sizes = tuple(tuple(int(units) for units in size.split(",")) for size in text.split(";"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"sizes look like '64;128,64', got {text!r}") from error
+    if any(units <= 0 for size in sizes for units in size):
+        raise argparse.ArgumentTypeError(f"layer widths must be positive, got {text!r}")
+    return sizes
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    from training.features import PREPROCESSINGS
+
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", help="data file path or URL (default: $UCI_CREDIT_DATA, else UCI's zip)")
+    parser.add_argument("--sample", type=_positive, help="train on a stratified sample of N rows (quick runs)")
+    parser.add_argument("--max-epochs", type=_positive, default=defaults.max_epochs)
+    parser.add_argument("--patience", type=_positive, default=defaults.patience)
+    parser.add_argument("--ensemble", type=_positive, default=defaults.ensemble_size, help="MLPs averaged")
+    parser.add_argument(
+        "--sizes", type=_sizes, default=defaults.sizes, help="candidate hidden layers, e.g. '64;128,64'"
+    )
+    parser.add_argument(
+        "--preprocessings",
+        type=lambda text: tuple(text.split(",")),
+        default=defaults.preprocessings,
+        help=f"candidate preprocessings, comma-separated, from {','.join(PREPROCESSINGS)}",
+    )
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--models-dir", type=Path, default=defaults.models_dir)
+    parser.add_argument("--reports-dir", type=Path, default=defaults.reports_dir)
+    parser.add_argument("--experiment", default=defaults.experiment, help="MLflow experiment name")
+    args = parser.parse_args(argv)
+    unknown = [kind for kind in args.preprocessings if kind not in PREPROCESSINGS]
+    if unknown:
+        parser.error(f"unknown preprocessing {unknown[0]!r}; choose from {', '.join(PREPROCESSINGS)}")
+    return replace(
+        defaults,
+        data=args.data,
+        sample=args.sample,
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        ensemble_size=args.ensemble,
+        sizes=args.sizes,
+        preprocessings=args.preprocessings,
+        seed=args.seed,
+        models_dir=args.models_dir,
+        reports_dir=args.reports_dir,
+        experiment=args.experiment,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    from training.data import DataError
+    from training.export import ExportError
+
+    try:
+        result = run_training(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+    except DataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ExportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(summary(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
