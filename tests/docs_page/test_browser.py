@@ -69,6 +69,9 @@ def request_examples(base: str) -> dict[str, object]:
 def execute_example(page: Page, example: str) -> tuple[int, dict, str]:
     """Pick ``example`` in POST /'s example list, Execute it; the status, the decoded body and the sent body."""
     operation = page.locator(".opblock-post").filter(has=page.locator(".opblock-summary-path[data-path='/']"))
+    if operation.locator("button.btn-clear").count():  # drop the previous answer, so the next one is awaited
+        operation.locator("button.btn-clear").click()
+        operation.locator(".live-responses-table").wait_for(state="detached", timeout=TIMEOUT_MS)
     operation.locator(".examples-select select").first.select_option(example)
     sent = operation.locator("textarea.body-param__text").input_value()
     operation.locator("button.execute").click()
