@@ -7,6 +7,7 @@ for Cloud Functions; the function loads the model from ``gs://`` exactly as depl
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -44,7 +45,14 @@ def show(title: str, url: str, payload: dict) -> None:
     print(json.dumps(response.json, indent=2))
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Ctrl-C (even when started in the background, where SIGINT is ignored) and SIGTERM stop both servers.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     version_dir = latest_version()
     with tempfile.TemporaryDirectory(prefix="demo-") as scratch:
         work = Path(scratch)
