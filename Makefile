@@ -48,6 +48,19 @@ demo: $(STAMP)  ## train if needed, serve on the local stand-ins, score a sample
 train: $(STAMP)  ## train, evaluate, export models/<version>/ and log the run to MLflow
 	$(PY) -m training.train
 
+# The MLflow UI needs the full mlflow package (training logs with mlflow-skinny); it gets its own environment.
+MLFLOW_VENV := .venv-mlflow
+MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
+MLFLOW_UI_PORT ?= 5000
+$(MLFLOW_STAMP): training/requirements-mlflow-ui.txt
+	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet -r training/requirements-mlflow-ui.txt
+	touch $@
+
+mlflow-ui: $(MLFLOW_STAMP)  ## browse the MLflow runs on http://127.0.0.1:5000 (MLFLOW_UI_PORT=...)
+	$(MLFLOW_VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}" \
+	  --host 127.0.0.1 --port $(MLFLOW_UI_PORT)
+
 promote: $(STAMP)  ## VERSION=v... (default: models/LATEST) passes the quality gate -> models/PROMOTED, staged for review
 	$(PY) -m training.promote $(VERSION)
 	git add -f models/PROMOTED models/$$(cat models/PROMOTED)
@@ -60,7 +73,7 @@ browser:  ## install Debian's chromium (as root, via apt) for the /docs browser 
 	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "make browser: chromium could not be installed; the /docs browser test will be skipped"
 
-test: $(STAMP) $(ACTIONLINT_STAMP) $(CHECKOV_STAMP)  ## the whole test suite (what CI runs)
+test: $(STAMP) $(ACTIONLINT_STAMP) $(CHECKOV_STAMP) $(MLFLOW_STAMP)  ## the whole test suite (what CI runs)
 	$(PY) -m pytest
 
 lint: $(STAMP)  ## ruff
@@ -75,6 +88,9 @@ infra-check: $(STAMP) $(CHECKOV_STAMP)  ## Terraform offline checks: tfcheck (pr
 
 bench: $(STAMP)  ## scoring benchmark table (LiteRT path vs the TensorFlow reference)
 	$(PY) -m tests.bench.bench_scoring
+
+reliability: $(STAMP)  ## generated + hostile input, fault matrix and load on loopback: one table (about 10 minutes)
+	$(PY) -m tests.reliability.report
 
 clean:  ## remove generated files (keeps .venv)
 	rm -rf mlruns mlflow.db .cache .pytest_cache .ruff_cache reports

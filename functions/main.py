@@ -1,6 +1,7 @@
 """The `predict` HTTP function: credit-card default-risk scoring.
 
     POST /              {"instances": [record, ...]} or one bare record  → {"predictions": [...], "model_version"}
+    POST /              {"calls": [[arg, ...], ...], ...} from BigQuery (``bigquery``) → {"replies": [...]}
     GET  / , /healthz   liveness and the loaded model's version (never loads the model)
     GET  /readyz        readiness: loads the model if needed → 200, or 503 with Retry-After
     GET  /openapi.json  the OpenAPI 3.1 document

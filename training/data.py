@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -109,8 +110,10 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
                 data, inner_suffix = archive.read(members[0]), Path(members[0]).suffix.lower()
         else:
             data, inner_suffix = path.read_bytes(), suffix
-        if inner_suffix in (".xls", ".xlsx"):
-            grid = pd.read_excel(io.BytesIO(data), header=None, dtype=str, engine="xlrd" if inner_suffix == ".xls" else None)
+        if inner_suffix == ".xls":
+            with warnings.catch_warnings():  # pandas 3 deprecates xlrd in favour of calamine; xlrd reads UCI's file
+                warnings.filterwarnings("ignore", message="The xlrd engine is deprecated")
+                grid = pd.read_excel(io.BytesIO(data), header=None, dtype=str, engine="xlrd")
         else:
             grid = pd.read_csv(io.BytesIO(data), header=None, dtype=str, keep_default_na=False, skip_blank_lines=True)
     except DataError:

@@ -93,7 +93,7 @@ def export_version(
             "feature_order": list(FEATURE_NAMES),
             "target": TARGET,
             "litert_keras_max_difference": max_difference,
-            "parity_rows": int(len(parity_features)),
+            "parity_rows": len(parity_features),
             "libraries": {"python": platform.python_version()} | {lib: metadata.version(lib) for lib in LIBRARIES},
             **manifest_fields,
         }

@@ -28,68 +28,101 @@ class MemberSpec:
 
 
 @dataclass(frozen=True)
-class TrainedMember:
-    model: object  # keras.Model returning logits
+class TrainedEnsemble:
+    logit_model: object
+    """keras.Model: features -> mean of the members' logits."""
     val_auc: float
+    """Validation ROC-AUC of the averaged logit."""
+    member_val_auc: tuple[float, ...]
     epochs: int
     """Epochs run (early stopping restores the best one)."""
 
 
-def build_member(input_dim: int, spec: MemberSpec, seed: int, name: str):
-    """An unfitted MLP returning one logit per row."""
+def build_ensemble(input_dim: int, spec: MemberSpec, members: int, seed: int):
+    """``members`` independent MLP towers on one input: (training model giving every member's logit as a
+    column, logit model giving their mean). One ``fit`` trains all members at once."""
     import keras
 
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((input_dim,), name="features")
-    x = inputs
-    for units in spec.hidden:
-        x = keras.layers.Dense(units, activation="relu", kernel_regularizer=keras.regularizers.l2(spec.l2))(x)
-        x = keras.layers.Dropout(spec.dropout, seed=seed)(x)
-    logit = keras.layers.Dense(1, name="logit")(x)
-    return keras.Model(inputs, logit, name=name)
+    logits = []
+    for member in range(members):
+        x = inputs
+        for layer, units in enumerate(spec.hidden):
+            x = keras.layers.Dense(
+                units,
+                activation="relu",
+                kernel_regularizer=keras.regularizers.l2(spec.l2),
+                name=f"m{member}_dense{layer}",
+            )(x)
+            x = keras.layers.Dropout(spec.dropout, seed=seed + 1000 * member + layer, name=f"m{member}_dropout{layer}")(
+                x
+            )
+        logits.append(keras.layers.Dense(1, name=f"m{member}_logit")(x))
+    every = keras.layers.Concatenate(name="member_logits")(logits) if members > 1 else logits[0]
+    mean = keras.layers.Average(name="mean_logit")(logits) if members > 1 else logits[0]
+    return keras.Model(inputs, every, name="members"), keras.Model(inputs, mean, name="ensemble")
 
 
-def fit_member(
-    x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, spec: MemberSpec, seed: int, name: str
-) -> TrainedMember:
-    """Train with unweighted cross-entropy and AdamW; stop early on validation ROC-AUC and keep the best epoch."""
+def _mean_logit_auc():
     import keras
 
-    model = build_member(x_train.shape[1], spec, seed, name)
-    model.compile(
+    class MeanLogitAUC(keras.metrics.AUC):
+        """ROC-AUC of the members' mean logit (what is served), for early stopping."""
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            return super().update_state(y_true[:, :1], keras.ops.mean(y_pred, axis=1, keepdims=True), sample_weight)
+
+    return MeanLogitAUC(from_logits=True, name="auc")
+
+
+def fit_ensemble(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    spec: MemberSpec,
+    members: int,
+    seed: int,
+) -> TrainedEnsemble:
+    """Train every member on unweighted cross-entropy with AdamW; stop early on the validation ROC-AUC of
+    the mean logit and keep the best epoch."""
+    import keras
+
+    train_model, logit_model = build_ensemble(x_train.shape[1], spec, members, seed)
+    train_model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=spec.learning_rate, weight_decay=spec.weight_decay),
         loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        metrics=[keras.metrics.AUC(from_logits=True, name="auc")],
+        metrics=[_mean_logit_auc()],
     )
     stop = keras.callbacks.EarlyStopping(
         monitor="val_auc", mode="max", patience=spec.patience, restore_best_weights=True
     )
-    history = model.fit(
+
+    def targets(y: np.ndarray) -> np.ndarray:
+        return np.repeat(y.astype(np.float32).reshape(-1, 1), members, axis=1)
+
+    history = train_model.fit(
         x_train,
-        y_train.astype(np.float32),
-        validation_data=(x_val, y_val.astype(np.float32)),
+        targets(y_train),
+        validation_data=(x_val, targets(y_val)),
         epochs=spec.max_epochs,
         batch_size=spec.batch_size,
         callbacks=[stop],
         shuffle=True,
         verbose=0,
     )
-    val_auc = float(roc_auc_score(y_val, predict(model, x_val)))
-    return TrainedMember(model, val_auc, len(history.history["loss"]))
+    member_logits = train_model.predict(x_val.astype(np.float32), batch_size=4096, verbose=0).reshape(len(y_val), -1)
+    return TrainedEnsemble(
+        logit_model,
+        float(roc_auc_score(y_val, predict(logit_model, x_val))),
+        tuple(float(roc_auc_score(y_val, column)) for column in member_logits.T),
+        len(history.history["loss"]),
+    )
 
 
 def predict(model, x: np.ndarray) -> np.ndarray:
     return model.predict(x.astype(np.float32), batch_size=4096, verbose=0).reshape(-1).astype(np.float64)
-
-
-def average_logits(members: list, input_dim: int):
-    """One model whose logit is the mean of the members' logits."""
-    import keras
-
-    inputs = keras.Input((input_dim,), name="features")
-    logits = [member(inputs) for member in members]
-    mean = keras.layers.Average(name="mean_logit")(logits) if len(logits) > 1 else logits[0]
-    return keras.Model(inputs, mean, name="ensemble")
 
 
 def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -1,9 +1,10 @@
 """Train, select, calibrate, evaluate, export and track: ``python -m training.train`` (``make train``).
 
 1. Load and validate the data; split it (stratified 80/20 test split, validation carved from the rest).
-2. For every preprocessing x size, fit one MLP; keep the best on validation ROC-AUC.
-3. Train more members of the chosen configuration and average their logits; fit Platt scaling on
-   validation and fold it into the Keras model; choose the F1-maximising threshold on validation.
+2. For every preprocessing x size, train an ensemble of MLPs (averaged logits, one Keras model);
+   keep the best on validation ROC-AUC.
+3. Fit Platt scaling on validation and fold it into the Keras model; choose the F1-maximising
+   threshold on validation.
 4. Fit the baselines on the same split. Score the test set once: the served model and the baselines.
 5. Export ``models/<version>/`` (LiteRT/Keras parity checked), write the plots, log everything to MLflow.
 """
@@ -48,7 +49,7 @@ def run_training(config: TrainConfig, log=print) -> TrainingResult:
     from training.export import export_version
     from training.features import build_preprocessor
     from training.gate import check_quality_gate
-    from training.model import MemberSpec, average_logits, calibrated_model, fit_member, fit_platt, predict
+    from training.model import MemberSpec, calibrated_model, fit_ensemble, fit_platt, predict
     from training.split import split_dataset
     from training.tracking import start_run, tracking_uri
 
@@ -93,36 +94,35 @@ def run_training(config: TrainConfig, log=print) -> TrainingResult:
             preprocessor = build_preprocessor(kind).fit(split.x_train)
             x_train, x_val = (preprocessor.transform(x).astype(np.float32) for x in (split.x_train, split.x_val))
             for hidden in config.sizes:
-                member = fit_member(
-                    x_train, split.y_train, x_val, split.y_val, replace(spec, hidden=hidden), config.seed, "member_0"
+                trained = fit_ensemble(
+                    x_train,
+                    split.y_train,
+                    x_val,
+                    split.y_val,
+                    replace(spec, hidden=hidden),
+                    config.ensemble_size,
+                    config.seed,
                 )
                 key = f"{kind}.{_size_name(hidden)}"
-                mlflow.log_metrics({f"select.{key}.val_roc_auc": member.val_auc, f"select.{key}.epochs": member.epochs})
-                log(f"candidate {key}: validation ROC-AUC {member.val_auc:.4f} after {member.epochs} epochs")
-                candidates.append((member.val_auc, kind, hidden, preprocessor, member))
-        best_auc, kind, hidden, preprocessor, first = max(candidates, key=lambda c: c[0])
-        chosen_spec = replace(spec, hidden=hidden)
+                mlflow.log_metrics(
+                    {f"select.{key}.val_roc_auc": trained.val_auc, f"select.{key}.epochs": trained.epochs}
+                )
+                log(f"candidate {key}: validation ROC-AUC {trained.val_auc:.4f} after {trained.epochs} epochs")
+                candidates.append((trained.val_auc, kind, hidden, preprocessor, trained))
+        best_auc, kind, hidden, preprocessor, chosen = max(candidates, key=lambda c: c[0])
         log(f"chosen: {kind} with hidden layers {hidden} (validation ROC-AUC {best_auc:.4f})")
 
-        # 3. ensemble, calibration, threshold — all on validation
-        x_train, x_val, x_test = (
-            preprocessor.transform(x).astype(np.float32) for x in (split.x_train, split.x_val, split.x_test)
-        )
-        members = [first]
-        for index in range(1, config.ensemble_size):
-            members.append(
-                fit_member(
-                    x_train, split.y_train, x_val, split.y_val, chosen_spec, config.seed + index, f"member_{index}"
-                )
-            )
-        ensemble = average_logits([m.model for m in members], x_train.shape[1])
-        platt = fit_platt(predict(ensemble, x_val), split.y_val)
-        model = calibrated_model(ensemble, x_train.shape[1], platt)
+        # 3. calibration and threshold, on validation
+        x_val, x_test = (preprocessor.transform(x).astype(np.float32) for x in (split.x_val, split.x_test))
+        platt = fit_platt(predict(chosen.logit_model, x_val), split.y_val)
+        model = calibrated_model(chosen.logit_model, x_val.shape[1], platt)
         p_val = predict(model, x_val)
         threshold = evaluate.f1_threshold(split.y_val, p_val)
         val_metrics = evaluate.metrics(split.y_val, p_val)
-        log(f"ensemble of {len(members)}: validation ROC-AUC {val_metrics['roc_auc']:.4f}; Platt a={platt[0]:.3f} "
-            f"b={platt[1]:.3f}; threshold {threshold:.3f}")
+        log(
+            f"ensemble of {config.ensemble_size}: validation ROC-AUC {val_metrics['roc_auc']:.4f}; "
+            f"Platt a={platt[0]:.3f} b={platt[1]:.3f}; threshold {threshold:.3f}"
+        )
 
         # 4. baselines, then the test set, once
         baselines = fit_baselines(split.x_train, split.y_train, config.seed)
@@ -142,9 +142,9 @@ def run_training(config: TrainConfig, log=print) -> TrainingResult:
         selection = {
             "preprocessing": kind,
             "hidden": list(hidden),
-            "ensemble_size": len(members),
-            "member_val_roc_auc": [m.val_auc for m in members],
-            "member_epochs": [m.epochs for m in members],
+            "ensemble_size": config.ensemble_size,
+            "member_val_roc_auc": list(chosen.member_val_auc),
+            "epochs": chosen.epochs,
             "platt": {"a": platt[0], "b": platt[1]},
             "candidates": {f"{c[1]}.{_size_name(c[2])}": c[0] for c in candidates},
         }
@@ -156,7 +156,9 @@ def run_training(config: TrainConfig, log=print) -> TrainingResult:
             "model": selection,
             "mlflow": {"run_id": run.info.run_id, "experiment": config.experiment, "tracking_uri": uri},
         }
-        version_dir = export_version(model, preprocessor, split.x_test, config.models_dir, manifest_fields=manifest_fields)
+        version_dir = export_version(
+            model, preprocessor, split.x_test, config.models_dir, manifest_fields=manifest_fields
+        )
         manifest = json.loads((version_dir / MANIFEST_FILE).read_text())
         plots = evaluate.save_plots(
             split.y_test, {"MLP (served)": p_test, **baseline_scores}, config.reports_dir / version_dir.name, threshold
@@ -169,10 +171,16 @@ def run_training(config: TrainConfig, log=print) -> TrainingResult:
             mlflow.log_metrics({f"{name}.test_{k}": v for k, v in figures.items() if k != "val_roc_auc"})
             mlflow.log_metric(f"{name}.val_roc_auc", figures["val_roc_auc"])
         mlflow.log_metrics(
-            {"threshold": threshold, "test_precision": test_decision["precision"], "test_recall": test_decision["recall"]}
+            {
+                "threshold": threshold,
+                "test_precision": test_decision["precision"],
+                "test_recall": test_decision["recall"],
+            }
             | {f"test_{k}": v for k, v in test_decision["confusion_matrix"].items()}
         )
-        mlflow.log_params({"chosen_preprocessing": kind, "chosen_hidden": _size_name(hidden), "version": version_dir.name})
+        mlflow.log_params(
+            {"chosen_preprocessing": kind, "chosen_hidden": _size_name(hidden), "version": version_dir.name}
+        )
         mlflow.set_tags({"version": version_dir.name, "quality_gate": "fail" if gate_failures else "pass"})
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
@@ -195,7 +203,8 @@ def summary(result: TrainingResult) -> str:
     decision = result.manifest["threshold"]
     cm = decision["test"]["confusion_matrix"]
     lines.append(
-        f"threshold {decision['value']:.3f} ({decision['rule']}): TN {cm['tn']} FP {cm['fp']} FN {cm['fn']} TP {cm['tp']}, "
+        f"threshold {decision['value']:.3f} ({decision['rule']}): "
+        f"TN {cm['tn']} FP {cm['fp']} FN {cm['fn']} TP {cm['tp']}, "
         f"precision {decision['test']['precision']:.3f}, recall {decision['test']['recall']:.3f}"
     )
     lines.append(f"version {result.version} -> {result.version_dir}; plots in {result.plots[0].parent}")

@@ -10,6 +10,7 @@ with one bad field must get a 400 naming that field.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -21,8 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.reliability.records import invalid_records, valid_records
+from tests.support.local_cloud import ROOT
 
 SCHEMATHESIS = Path(sys.executable).parent / "st"
+HERE = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -46,6 +49,7 @@ def run_schemathesis(url: str, max_examples: int, report_dir: Path, seed: int = 
     har = report_dir / "schemathesis.har"
     command = [
         str(SCHEMATHESIS),
+        f"--config-file={HERE / 'schemathesis.toml'}",
         "run",
         f"{url}/openapi.json",
         "--checks=all",
@@ -59,7 +63,11 @@ def run_schemathesis(url: str, max_examples: int, report_dir: Path, seed: int = 
         f"--report-har-path={har}",
         "--no-color",
     ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
+    env = os.environ | {
+        "SCHEMATHESIS_HOOKS": str(HERE / "schemathesis_hooks.py"),
+        "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "functions"))),
+    }
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False, env=env)
     tally = Tally()
     for entry in json.loads(har.read_text())["log"]["entries"]:
         tally.statuses[entry["response"]["status"]] += 1

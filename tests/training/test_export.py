@@ -1,0 +1,78 @@
+"""The exported version: manifest hashes match the files, LiteRT equals Keras, and a model failing
+parity is refused without writing anything."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import joblib
+import numpy as np
+import pytest
+
+from artifacts import LATEST_POINTER, MANIFEST_FILE, MODEL_FILE, PREP_FILE, VERSION_FILES, parse_manifest, sha256_hex
+from scorer import Scorer
+from training import export
+from training.export import ExportError, export_version
+
+
+def test_manifest_hashes_match_the_files(tiny_run):
+    config, result = tiny_run
+    manifest = parse_manifest((result.version_dir / MANIFEST_FILE).read_bytes())
+    assert manifest["version"] == result.version == result.version_dir.name
+    for name in VERSION_FILES:
+        data = (result.version_dir / name).read_bytes()
+        assert manifest["files"][name] == {"sha256": sha256_hex(data), "bytes": len(data)}
+    assert (config.models_dir / LATEST_POINTER).read_text().strip() == result.version
+
+
+def test_manifest_records_the_run(tiny_run, shared_data):
+    _, result = tiny_run
+    manifest = result.manifest
+    assert manifest["data"]["sha256"] == sha256_hex(shared_data.read_bytes())
+    assert manifest["mlflow"]["run_id"] == result.run_id
+    assert manifest["split"]["seed"] == 42 and manifest["split"]["test_size"] == 0.2
+    assert set(manifest["metrics"]["test"]) == {"roc_auc", "pr_auc", "brier", "log_loss", "ks", "ece"}
+    assert set(manifest["metrics"]["baselines_test"]) == {"logistic_regression", "hist_gradient_boosting"}
+    assert 0 < manifest["threshold"]["value"] < 1
+    assert sum(manifest["threshold"]["test"]["confusion_matrix"].values()) == manifest["split"]["rows"]["test"]
+
+
+def test_litert_equals_keras_on_the_exported_version(tiny_run):
+    import keras
+
+    _, result = tiny_run
+    preprocessor = joblib.load(result.version_dir / PREP_FILE)
+    rows = np.random.default_rng(0).normal(size=(200, 23)) * 1000 + 1000  # plausible-ish raw matrices
+    keras_model = keras.saving.load_model(result.version_dir / "best_tf_model.keras")
+    expected = keras_model.predict(preprocessor.transform(rows).astype(np.float32), verbose=0).reshape(-1)
+    served = Scorer((result.version_dir / MODEL_FILE).read_bytes(), preprocessor).probabilities(rows)
+    assert np.max(np.abs(served - expected)) <= export.PARITY_TOLERANCE
+    assert result.manifest["litert_keras_max_difference"] <= export.PARITY_TOLERANCE
+
+
+def _tiny_model(seed: int, input_dim: int):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((input_dim,))
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(keras.layers.Dense(4)(inputs)))
+
+
+def test_export_refuses_a_model_that_fails_parity(tmp_path, tiny_run, monkeypatch):
+    _, result = tiny_run
+    preprocessor = joblib.load(io.BytesIO((result.version_dir / PREP_FILE).read_bytes()))
+    rows = np.random.default_rng(1).normal(size=(50, 23)) * 1000 + 1000
+    width = preprocessor.transform(rows[:1]).shape[1]
+    models_dir = tmp_path / "models"
+    served, other = _tiny_model(1, width), _tiny_model(2, width)
+    real_convert = export.to_tflite
+    monkeypatch.setattr(export, "to_tflite", lambda model: real_convert(other))  # a converter that gets it wrong
+    with pytest.raises(ExportError, match="LiteRT differs from Keras"):
+        export_version(served, preprocessor, rows, models_dir, manifest_fields={})
+    assert not models_dir.exists() or not any(models_dir.iterdir())
+
+    monkeypatch.setattr(export, "to_tflite", real_convert)
+    written = export_version(served, preprocessor, rows, models_dir, manifest_fields={"note": "parity holds"})
+    assert json.loads((written / MANIFEST_FILE).read_text())["note"] == "parity holds"
+    assert (models_dir / LATEST_POINTER).read_text().strip() == written.name

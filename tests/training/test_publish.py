@@ -1,0 +1,119 @@
+"""Publishing against the real gcp-storage-emulator: only what changed is uploaded, and verified."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from artifacts import MANIFEST_FILE, MODEL_FILE, PREP_FILE, VERSION_FILES
+from tests.support.local_cloud import ROOT, emulator_env, storage_emulator
+from training.gate import QUALITY_GATE, check_quality_gate
+from training.publish import PublishError, object_name, publish_version
+
+ALL_FILES = (*VERSION_FILES, MANIFEST_FILE)
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    with storage_emulator(tmp_path_factory.mktemp("gcs")) as running:
+        yield running
+
+
+@pytest.fixture
+def client(emulator, monkeypatch):
+    from google.cloud import storage
+
+    for name, value in emulator_env(emulator).items():
+        monkeypatch.setenv(name, value)
+    return storage.Client()
+
+
+@pytest.fixture
+def bucket(client, request):
+    name = f"models-{request.node.name.lower().replace('_', '-')[:40]}"
+    return client.create_bucket(name)
+
+
+def test_publish_uploads_once_then_skips_an_unchanged_version(tiny_run, client, bucket):
+    _, result = tiny_run
+    first = publish_version(result.version_dir, bucket.name, client)
+    assert first.uploaded == ALL_FILES and first.skipped == ()
+    assert first.model_url == f"gs://{bucket.name}/models/{result.version}/{MODEL_FILE}"
+    assert first.prep_url == f"gs://{bucket.name}/models/{result.version}/{PREP_FILE}"
+    for name in ALL_FILES:
+        assert (
+            bucket.blob(object_name(result.version, name)).download_as_bytes()
+            == (result.version_dir / name).read_bytes()
+        )
+
+    again = publish_version(result.version_dir, bucket.name, client)
+    assert again.uploaded == () and again.skipped == ALL_FILES
+
+
+def test_publish_replaces_a_changed_object_only(tiny_run, client, bucket):
+    _, result = tiny_run
+    publish_version(result.version_dir, bucket.name, client)
+    tampered = bucket.blob(object_name(result.version, PREP_FILE))
+    tampered.metadata = {"sha256": "0" * 64}
+    tampered.upload_from_string(b"not the preprocessor")
+
+    repaired = publish_version(result.version_dir, bucket.name, client)
+    assert repaired.uploaded == (PREP_FILE,)
+    assert set(repaired.skipped) == set(ALL_FILES) - {PREP_FILE}
+    assert tampered.download_as_bytes() == (result.version_dir / PREP_FILE).read_bytes()
+
+
+def test_publish_refuses_a_local_version_that_does_not_match_its_manifest(tiny_run, client, bucket, tmp_path):
+    _, result = tiny_run
+    copy = tmp_path / result.version
+    shutil.copytree(result.version_dir, copy)
+    (copy / MODEL_FILE).write_bytes(b"truncated")
+    with pytest.raises(PublishError, match=f"{MODEL_FILE} of version {result.version}"):
+        publish_version(copy, bucket.name, client)
+    assert list(client.list_blobs(bucket.name)) == []
+
+
+def test_publish_to_a_missing_bucket_is_a_readable_error(tiny_run, client):
+    with pytest.raises(PublishError, match="bucket 'no-such-bucket' does not exist"):
+        publish_version(tiny_run[1].version_dir, "no-such-bucket", client)
+
+
+def _cli(args: list[str], emulator) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)} | emulator_env(emulator)
+    return subprocess.run(
+        [sys.executable, "-m", "training.publish", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_prints_the_urls_and_enforces_the_quality_gate(tiny_run, emulator, bucket):
+    config, result = tiny_run
+    args = ["--bucket", bucket.name, "--models-dir", str(config.models_dir)]
+    done = _cli(args, emulator)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"VERSION={result.version}",
+        f"MODEL_URL=gs://{bucket.name}/models/{result.version}/{MODEL_FILE}",
+        f"PREP_URL=gs://{bucket.name}/models/{result.version}/{PREP_FILE}",
+    ]
+
+    # The tiny test model is far below the gate: the CI deploy would stop here.
+    assert check_quality_gate(result.manifest)
+    gated = _cli([*args, "--require-quality-gate"], emulator)
+    assert gated.returncode == 1 and gated.stdout == ""
+    assert "misses the quality gate" in gated.stderr and "Traceback" not in gated.stderr
+
+    missing = _cli(["--bucket", bucket.name, "--models-dir", str(config.models_dir), "--version", "v0"], emulator)
+    assert missing.returncode == 1 and "version 'v0' not found" in missing.stderr
+
+
+def test_quality_gate_thresholds():
+    good = {"metrics": {"test": {"roc_auc": 0.78, "brier": 0.135, "ece": 0.01}}}
+    assert check_quality_gate(good) == []
+    bad = {"metrics": {"test": {"roc_auc": 0.77, "brier": 0.135}}}
+    failures = check_quality_gate(bad)
+    assert len(failures) == 2 and "roc_auc = 0.7700" in failures[0] and "ece is missing" in failures[1]
+    assert QUALITY_GATE == {"roc_auc": (">=", 0.775), "brier": ("<=", 0.137), "ece": ("<=", 0.02)}
