@@ -11,7 +11,7 @@ ifneq ($(SHARED_DATA),)
 export UCI_CREDIT_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: help venv demo train promote browser test lint infra-check bench reliability mlflow-ui clean
+.PHONY: help venv demo train promote browser graphviz diagram test lint infra-check bench reliability mlflow-ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -72,6 +72,18 @@ browser:  ## install Debian's chromium (as root, via apt) for the /docs browser 
 	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq \
 	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	  || echo "make browser: chromium could not be installed; the /docs browser test will be skipped"
+
+# Debian's graphviz and DejaVu fonts render the architecture diagram; the same packages give the same pixels, which
+# tests/docs/test_diagram.py checks by re-rendering. Unlike `browser`, failing to install is an error.
+graphviz:  ## install Debian's graphviz and DejaVu fonts (as root, via apt) for `make diagram`
+	@command -v dot >/dev/null && fc-list | grep -q DejaVuSans \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq \
+	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz fonts-dejavu-core >/dev/null; } \
+	  || { echo "make graphviz: install Debian's graphviz and fonts-dejavu-core (as root: apt-get install graphviz fonts-dejavu-core)"; exit 1; }
+
+DIAGRAM_PNG ?= docs/architecture/architecture.png
+diagram: graphviz  ## render docs/architecture/architecture.dot to architecture.png (DIAGRAM_PNG=... elsewhere)
+	dot -Tpng -Gdpi=96 -o $(DIAGRAM_PNG) docs/architecture/architecture.dot
 
 test: $(STAMP) $(ACTIONLINT_STAMP) $(CHECKOV_STAMP) $(MLFLOW_STAMP)  ## the whole test suite (what CI runs)
 	$(PY) -m pytest

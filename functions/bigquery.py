@@ -59,8 +59,8 @@ def replies(payload: dict, log: RequestLog, score: Score) -> flask.Response:
             f"set the routine's max_batching_rows to {MAX_INSTANCES} or less",
         )
     arity = len(ARGUMENT_NAMES)
-    bad_row = next((row for row, call in enumerate(calls) if type(call) is not list or len(call) != arity), None)
-    if bad_row is not None:
+    if not (set(map(type, calls)) <= {list} and set(map(len, calls)) <= {arity}):  # whole-batch checks, in C
+        bad_row = next(row for row, call in enumerate(calls) if type(call) is not list or len(call) != arity)
         raise BigQueryError("invalid_input", _arity_message(bad_row, len(calls), calls[bad_row]))
     records = [dict(zip(FEATURE_NAMES, call, strict=False)) for call in calls]  # lengths checked just above
     result = validate_instances(records)

@@ -26,7 +26,7 @@ resource "google_project_service" "bigquery" {
   project = var.project_id
   service = each.value
 
-  # The bank's own tables live in the same project's BigQuery: destroying this configuration keeps it on.
+  # Other BigQuery work in the project (the bank's own tables) may need them: destroying this keeps them on.
   disable_on_destroy = false
 }
 

@@ -140,3 +140,63 @@ def calibrated_model(logit_model, input_dim: int, platt: tuple[float, float]):
     probability = calibration(logit_model(inputs))
     calibration.set_weights([np.array([[platt[0]]], dtype=np.float32), np.array([platt[1]], dtype=np.float32)])
     return keras.Model(inputs, probability, name="default_risk")
+
+
+def _masked_loss(y_true, y_pred):
+    """Cross-entropy over the entries whose target is 0 or 1; -1 marks a row a member must not see."""
+    import keras
+
+    ops = keras.ops
+    mask = ops.cast(y_true >= 0, "float32")
+    per_entry = ops.binary_crossentropy(ops.maximum(y_true, 0.0), y_pred, from_logits=True)
+    return ops.sum(per_entry * mask, axis=-1) / ops.maximum(ops.sum(mask, axis=-1), 1.0)
+
+
+def _masked_auc():
+    import keras
+
+    class MaskedAUC(keras.metrics.AUC):
+        """ROC-AUC pooled over the entries whose target is 0 or 1 (each member's held-out fold)."""
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            y_true, y_pred = keras.ops.reshape(y_true, (-1,)), keras.ops.reshape(y_pred, (-1,))
+            mask = keras.ops.cast(y_true >= 0, "float32")
+            return super().update_state(keras.ops.maximum(y_true, 0.0), y_pred, mask)
+
+    return MaskedAUC(from_logits=True, name="auc")
+
+
+def fit_crossfit(x: np.ndarray, y: np.ndarray, spec: MemberSpec, folds: int, seed: int):
+    """Cross-fitted ensemble on the whole training part: member ``i`` trains on every fold but ``i`` and
+    early-stops on fold ``i``. Returns (TrainedEnsemble, out-of-fold logits, fold of each row)."""
+    import keras
+    from sklearn.model_selection import StratifiedKFold
+
+    fold_of = np.empty(len(y), dtype=int)
+    for index, (_, held_out) in enumerate(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y)):
+        fold_of[held_out] = index
+    own = fold_of[:, None] == np.arange(folds)[None, :]
+    target = y.astype(np.float32)[:, None]
+    y_fit, y_held_out = np.where(own, -1.0, target), np.where(own, target, -1.0)
+
+    train_model, logit_model = build_ensemble(x.shape[1], spec, folds, seed)
+    train_model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=spec.learning_rate, weight_decay=spec.weight_decay),
+        loss=_masked_loss,
+        metrics=[_masked_auc()],
+    )
+    stop = keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=spec.patience, restore_best_weights=True)
+    history = train_model.fit(
+        x,
+        y_fit.astype(np.float32),
+        validation_data=(x, y_held_out.astype(np.float32)),
+        epochs=spec.max_epochs,
+        batch_size=spec.batch_size,
+        callbacks=[stop],
+        shuffle=True,
+        verbose=0,
+    )
+    logits = train_model.predict(x.astype(np.float32), batch_size=4096, verbose=0).reshape(len(y), -1)
+    oof = logits[np.arange(len(y)), fold_of].astype(np.float64)
+    member_auc = tuple(float(roc_auc_score(y[fold_of == i], logits[fold_of == i, i])) for i in range(folds))
+    return TrainedEnsemble(logit_model, float(roc_auc_score(y, oof)), member_auc, len(history.history["loss"])), oof

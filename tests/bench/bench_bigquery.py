@@ -13,12 +13,13 @@ import io
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
 from artifacts import MODEL_FILE, PREP_FILE
-from tests.bench.bench_scoring import Row, machine, percentiles, print_table, timings, version_dir
+from tests.bench.bench_scoring import Row, machine, percentiles, print_table, version_dir
 from tests.support.tiny_model import load_rows
 
 ROWS = 10_000
@@ -40,7 +41,7 @@ def bigquery_request(rows: int) -> bytes:
 
 
 def bigquery_rows(version: Path, runs: int = 20) -> list[Row]:
-    """p50 of ``main.predict`` on one 10,000-row BigQuery call, after one warm-up call."""
+    """p50 wall and CPU time of ``main.predict`` on one 10,000-row BigQuery call, after a warm-up call."""
     import flask
 
     import main
@@ -58,12 +59,21 @@ def bigquery_rows(version: Path, runs: int = 20) -> list[Row]:
 
     streams = [handler.setStream(io.StringIO()) for handler in main.logger.handlers]  # request logs: not printed
     try:
-        p50 = percentiles(timings(call, runs))[0]
+        call()  # the first call loads the model, as the first request of an instance does
+        wall, cpu = [], []
+        for _ in range(runs):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            call()
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
     finally:
         for handler, stream in zip(main.logger.handlers, streams, strict=True):
             handler.setStream(stream)
-    measure = f"BigQuery call in-process, {ROWS:,} rows ({len(body) / 1e6:.1f} MB), JSON in/out, p50 (ms)"
-    return [(measure, f"{p50:.1f}", "", f"≤ {BUDGET_MS} ms")]
+    measure = f"BigQuery call in-process, {ROWS:,} rows ({len(body) / 1e6:.1f} MB), JSON in/out"
+    return [
+        (f"{measure}, p50 (ms)", f"{percentiles(wall)[0]:.1f}", "", f"≤ {BUDGET_MS} ms"),
+        ("  its CPU time p50 (ms; less affected by other load)", f"{percentiles(cpu)[0]:.1f}", "", ""),
+    ]
 
 
 def main() -> None:

@@ -133,7 +133,7 @@ def severe_log(server: Server, *keywords: str) -> str:
         text = json.dumps(line, ensure_ascii=False)
         if any(keyword.lower() in text.lower() for keyword in keywords):
             cause = f"{line.get('error_type', '')}: {line.get('error', '')}" if "error" in line else ""
-            return f"{line.get('severity')} {line.get('message')} {cause}"[:220]
+            return f"{line.get('severity')} {line.get('message')} {cause}"[:150]
     raise AssertionError(f"no warning/error log line names the cause ({keywords}); severe lines: {lines[:5]}")
 
 

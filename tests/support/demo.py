@@ -6,6 +6,7 @@ for Cloud Functions; the function loads the model from ``gs://`` exactly as depl
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import socket
@@ -25,12 +26,13 @@ MODELS_DIR = ROOT / MODELS_PREFIX
 PREFERRED_PORT = 8080
 
 
-def latest_version() -> Path:
-    """The newest local version, training one first if there is none."""
-    if not (MODELS_DIR / LATEST_POINTER).is_file():
+def latest_version(models_dir: Path = MODELS_DIR) -> Path:
+    """The newest version under ``models_dir``, training one first if there is none."""
+    if not (models_dir / LATEST_POINTER).is_file():
         print("No model yet: training one (python -m training.train)...", flush=True)
-        subprocess.run([sys.executable, "-m", "training.train"], cwd=ROOT, check=True)
-    return MODELS_DIR / (MODELS_DIR / LATEST_POINTER).read_text().strip()
+        command = [sys.executable, "-m", "training.train", "--models-dir", str(models_dir)]
+        subprocess.run(command, cwd=ROOT, check=True)
+    return models_dir / (models_dir / LATEST_POINTER).read_text().strip()
 
 
 def port_is_free(port: int) -> bool:
@@ -49,11 +51,20 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.support.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=MODELS_DIR,
+        help="serve the version this folder's LATEST names, training one there first if there is none "
+        "(default: models/; tests/docs points it at a tiny model)",
+    )
+    args = parser.parse_args(argv)
     # Ctrl-C (even when started in the background, where SIGINT is ignored) and SIGTERM stop both servers.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    version_dir = latest_version()
+    version_dir = latest_version(args.models_dir.resolve())
     with tempfile.TemporaryDirectory(prefix="demo-") as scratch:
         work = Path(scratch)
         with storage_emulator(work / "gcs") as emulator:

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -33,9 +34,8 @@ def client(emulator, monkeypatch):
 
 
 @pytest.fixture
-def bucket(client, request):
-    name = f"models-{request.node.name.lower().replace('_', '-')[:40]}"
-    return client.create_bucket(name)
+def bucket(client):
+    return client.create_bucket(f"models-{uuid.uuid4().hex[:12]}")
 
 
 def test_publish_uploads_once_then_skips_an_unchanged_version(tiny_run, client, bucket):
