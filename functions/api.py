@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 
 import flask
 
-from validation import Problem
+from validation import MAX_PROBLEMS, Problem, shown_name
 
 MAX_INSTANCES = 10_000
 """Records per request; more is answered 413."""
@@ -84,9 +84,33 @@ def read_json(request: flask.Request) -> object:
     if len(body) > MAX_BODY_BYTES:
         raise ApiError("body_too_large", f"body exceeds the limit of {MAX_BODY_BYTES} bytes")
     try:
-        return json.loads(body)
+        return json.loads(body, object_pairs_hook=_without_duplicate_keys)
+    except _DuplicateKey as error:
+        raise ApiError(
+            "invalid_input",
+            "a JSON object in the body has the same key twice",
+            [Problem(None, shown_name(error.key), "appears more than once in one object")],
+        ) from None
     except (ValueError, RecursionError) as error:
         raise ApiError("invalid_json", f"body is not valid JSON: {error}") from None
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _without_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    """``json.loads`` hook: a key twice in one object is refused, never silently last-wins."""
+    decoded = dict(pairs)
+    if len(decoded) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return decoded
 
 
 def instances_of(payload: object) -> list:
@@ -95,7 +119,8 @@ def instances_of(payload: object) -> list:
         raise ApiError("invalid_input", 'body must be a JSON object: {"instances": [...]} or one record')
     if "instances" not in payload:
         return [payload]
-    unknown = [Problem(None, name, "is not a known field") for name in payload if name != "instances"]
+    unknown = [Problem(None, shown_name(name), "is not a known field") for name in payload if name != "instances"]
+    unknown = unknown[:MAX_PROBLEMS]
     if unknown:
         raise ApiError("invalid_input", "the request has unknown top-level fields", unknown)
     instances = payload["instances"]

@@ -36,10 +36,10 @@ class Feature:
             return "must be an integer (no fractional or exponent part)"
         if self.kind == "code":
             if value not in self.codes:
-                return f"must be one of {list(self.codes)}, got {value}"
+                return f"must be one of {list(self.codes)}, got {_shown(value)}"
             return None
         if not self.minimum <= value <= self.maximum:
-            return f"must be between {_number(self.minimum)} and {_number(self.maximum)}, got {value}"
+            return f"must be between {_number(self.minimum)} and {_number(self.maximum)}, got {_shown(value)}"
         return None
 
     def as_json_schema(self) -> dict:
@@ -68,6 +68,12 @@ def _json_type(value: object) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+def _shown(value: float) -> str:
+    """A number as an error shows it: a 4,000-digit integer is not echoed whole."""
+    text = str(value)
+    return text if len(text) <= 32 else f"{text[:16]}... ({len(text)} characters)"
 
 
 def _number(value: float | None) -> float | int | None:

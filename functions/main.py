@@ -31,7 +31,7 @@ import model_store
 import openapi
 import telemetry
 from api import ApiError, instances_of, json_response, read_json
-from validation import ValidationResult, validate_instances
+from validation import MAX_PROBLEMS, ValidationResult, validate_instances
 
 LOGGER_NAME = "scoring"
 """Our loggers (this one and its children) write structured JSON lines to stdout."""
@@ -85,7 +85,10 @@ def predictions(request: flask.Request, log: RequestLog) -> flask.Response:
     log.instance_count = len(instances)
     result = validate_instances(instances)
     if result.problems:
-        raise ApiError("invalid_input", f"{len(result.problems)} problem(s) in the request", result.problems)
+        listed = len(result.problems)
+        capped = listed == MAX_PROBLEMS
+        summary = f"at least {listed} problems, the first listed" if capped else f"{listed} problem(s) in the request"
+        raise ApiError("invalid_input", summary, result.problems)
     probabilities, version = score(result, log)
     answers = [
         {"probability_of_default": p} if record_id is None else {"probability_of_default": p, "id": record_id}
@@ -129,14 +132,25 @@ def _route(request: flask.Request) -> Route:
     methods = ROUTES.get(docs_page.DOCS_PATH if docs_page.is_docs_path(request.path) else request.path)
     if methods is None:
         raise ApiError("not_found", f"no such path: {request.path}; see /openapi.json")
-    if request.method not in methods:
+    method = "GET" if request.method == "HEAD" else request.method  # HEAD: GET's headers, no body (werkzeug)
+    if method not in methods:
         allowed = ", ".join(sorted(methods))
         raise ApiError(
             "method_not_allowed",
             f"{request.method} is not allowed on {request.path}; use {allowed}",
             headers={"Allow": allowed},
         )
-    return methods[request.method]
+    return methods[method]
+
+
+def _discard_unread_body(request: flask.Request) -> None:
+    """Read and drop what is left of the body (an error answered early) in small pieces.
+
+    functions-framework reads the whole request before answering; left to it, an oversized body
+    would be held in memory at once.
+    """
+    while request.stream.read(64 * 1024):
+        pass
 
 
 @functions_framework.http
@@ -161,5 +175,6 @@ def predict(request: flask.Request) -> flask.Response:
     }
     if outcome == "ok" and log.mean_probability is not None:
         fields[telemetry.MEAN_PROBABILITY_FIELD] = log.mean_probability
+    _discard_unread_body(request)
     logger.info(telemetry.REQUEST_LOG_MESSAGE, extra={"json_fields": fields})
     return response

@@ -8,8 +8,9 @@ whole columns with numpy. Only when that finds something wrong does each value g
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, islice
 from operator import itemgetter, methodcaller
 
 import numpy as np
@@ -19,13 +20,23 @@ from features import FEATURE_NAMES, FEATURES, FEATURES_BY_NAME
 ID_FIELD = "id"
 """Optional string per record, echoed back with its prediction."""
 MAX_ID_LENGTH = 256
+MAX_PROBLEMS = 100
+"""Problems listed in one answer at most (the first ones, in order)."""
+MAX_SHOWN_NAME = 64
+"""Characters of an unknown field's name that an error repeats."""
 
 _FEATURE_KEYS = frozenset(FEATURE_NAMES)
 _FEATURE_KEYS_WITH_ID = _FEATURE_KEYS | {ID_FIELD}
 _GET_FEATURES = itemgetter(*FEATURE_NAMES)
 _INTEGER_COLUMNS = [i for i, feature in enumerate(FEATURES) if feature.kind != "amount"]
 _GET_ID = methodcaller("get", ID_FIELD)
-_CODE_COLUMNS = [(i, np.array(feature.codes, dtype=np.float64)) for i, feature in enumerate(FEATURES) if feature.codes]
+_CODE_COLUMNS = np.array([i for i, feature in enumerate(FEATURES) if feature.codes])
+_CODE_LOWEST = np.array([min(FEATURES[i].codes) for i in _CODE_COLUMNS], dtype=np.float64)
+_CODE_SPAN = max(max(FEATURES[i].codes) - min(FEATURES[i].codes) for i in _CODE_COLUMNS) + 1
+_CODE_ALLOWED = np.zeros((len(_CODE_COLUMNS), _CODE_SPAN), dtype=bool)
+"""``_CODE_ALLOWED[k, v - lowest]``: whether code column ``k`` accepts ``v`` (one lookup for all code columns)."""
+for _k, _i in enumerate(_CODE_COLUMNS):
+    _CODE_ALLOWED[_k, np.array(FEATURES[_i].codes) - min(FEATURES[_i].codes)] = True
 _RANGE_COLUMNS = np.array([i for i, feature in enumerate(FEATURES) if not feature.codes])
 _MINIMA = np.array([FEATURES[i].minimum for i in _RANGE_COLUMNS], dtype=np.float64)
 _MAXIMA = np.array([FEATURES[i].maximum for i in _RANGE_COLUMNS], dtype=np.float64)
@@ -88,7 +99,10 @@ def _in_contract(matrix: np.ndarray) -> bool:
     """Finite, codes among the allowed ones, other values inside their ranges (whole columns at once)."""
     if not np.isfinite(matrix).all():
         return False
-    if any(not np.isin(matrix[:, column], codes).all() for column, codes in _CODE_COLUMNS):
+    offsets = matrix[:, _CODE_COLUMNS] - _CODE_LOWEST  # integers here: fractional codes never reach this check
+    if not ((offsets >= 0) & (offsets < _CODE_SPAN)).all():
+        return False
+    if not _CODE_ALLOWED[np.arange(len(_CODE_COLUMNS)), offsets.astype(np.intp)].all():
         return False
     ranged = matrix[:, _RANGE_COLUMNS]
     return bool(((ranged >= _MINIMA) & (ranged <= _MAXIMA)).all())
@@ -102,24 +116,33 @@ def _id_problem(value: object) -> str | None:
     return None
 
 
+def shown_name(name: str) -> str:
+    """A field name as an error shows it: input is never echoed beyond ``MAX_SHOWN_NAME`` characters."""
+    return name if len(name) <= MAX_SHOWN_NAME else f"{name[:MAX_SHOWN_NAME]}…"
+
+
 def _slow(instances: list) -> ValidationResult:
-    """Value by value through ``Feature.problem``: the messages for a request with problems."""
-    problems: list[Problem] = []
-    for index, instance in enumerate(instances):
-        if not isinstance(instance, dict):
-            problems.append(Problem(index, "", "must be a JSON object"))
-            continue
-        for name in FEATURE_NAMES:
-            if name not in instance:
-                problems.append(Problem(index, name, "is required"))
-            elif (problem := FEATURES_BY_NAME[name].problem(instance[name])) is not None:
-                problems.append(Problem(index, name, problem))
-        for name in instance:
-            if name == ID_FIELD:
-                if (problem := _id_problem(instance[name])) is not None:
-                    problems.append(Problem(index, name, problem))
-            elif name not in FEATURES_BY_NAME:
-                problems.append(Problem(index, name, "is not a known field"))
+    """Value by value through ``Feature.problem``: the messages for a request with problems (the first
+    ``MAX_PROBLEMS``, so that a request's cost and its answer's size stay bounded)."""
+    problems = list(islice(_problems(instances), MAX_PROBLEMS))
     if not problems:  # the fast path and the contract disagree: a bug, never a silent score
         raise AssertionError("fast validation rejected a request the contract accepts")
     return ValidationResult(np.empty((0, len(FEATURE_NAMES))), [], problems)
+
+
+def _problems(instances: list) -> Iterator[Problem]:
+    for index, instance in enumerate(instances):
+        if not isinstance(instance, dict):
+            yield Problem(index, "", "must be a JSON object")
+            continue
+        for name in FEATURE_NAMES:
+            if name not in instance:
+                yield Problem(index, name, "is required")
+            elif (problem := FEATURES_BY_NAME[name].problem(instance[name])) is not None:
+                yield Problem(index, name, problem)
+        for name in instance:
+            if name == ID_FIELD:
+                if (problem := _id_problem(instance[name])) is not None:
+                    yield Problem(index, name, problem)
+            elif name not in FEATURES_BY_NAME:
+                yield Problem(index, shown_name(name), "is not a known field")

@@ -10,10 +10,10 @@ from training.features import build_preprocessor
 
 
 def fit_baselines(x_train, y_train, seed: int) -> dict[str, object]:
-    """Logistic regression (on the one-hot/arcsinh features) and HistGradientBoosting (on the raw columns)."""
+    """Logistic regression (on the standard-onehot-arcsinh features) and HistGradientBoosting (on the raw columns)."""
     return {
         "logistic_regression": make_pipeline(
-            build_preprocessor("onehot-arcsinh"), LogisticRegression(C=1.0, max_iter=2000)
+            build_preprocessor("standard-onehot-arcsinh"), LogisticRegression(C=1.0, max_iter=2000)
         ).fit(x_train, y_train),
         "hist_gradient_boosting": HistGradientBoostingClassifier(random_state=seed).fit(x_train, y_train),
     }

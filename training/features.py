@@ -14,13 +14,14 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, QuantileTr
 
 from features import CODE_FEATURES, FEATURE_NAMES, FEATURES_BY_NAME, NUMERIC_FEATURES
 
-PREPROCESSINGS: tuple[str, ...] = ("standard", "onehot-arcsinh", "onehot-quantile")
-"""``standard``: every column standardised (codes as numbers). ``onehot-arcsinh``: codes one-hot
-encoded over the contract's codes, amounts through arcsinh then standardised, AGE standardised.
-``onehot-quantile``: codes one-hot, numeric columns mapped to a normal distribution by quantiles."""
+PREPROCESSINGS: tuple[str, ...] = ("standard", "standard-onehot-arcsinh", "onehot-quantile")
+"""``standard``: every column standardised (codes as numbers). ``standard-onehot-arcsinh``: every
+column standardised as in ``standard``, plus the codes one-hot encoded over the contract's codes,
+plus the amounts through arcsinh then standardised (the network sees the linear, the categorical
+and the compressed view). ``onehot-quantile``: codes one-hot, numeric columns mapped to a normal
+distribution by quantiles."""
 
 AMOUNT_FEATURES: tuple[str, ...] = tuple(name for name in NUMERIC_FEATURES if FEATURES_BY_NAME[name].kind == "amount")
-OTHER_NUMERIC: tuple[str, ...] = tuple(name for name in NUMERIC_FEATURES if name not in AMOUNT_FEATURES)
 
 
 def _columns(names: tuple[str, ...]) -> list[int]:
@@ -37,15 +38,15 @@ def build_preprocessor(kind: str) -> ColumnTransformer:
     """An unfitted preprocessor of ``kind`` (one of ``PREPROCESSINGS``)."""
     if kind == "standard":
         return ColumnTransformer([("all", StandardScaler(), _columns(FEATURE_NAMES))], sparse_threshold=0)
-    if kind == "onehot-arcsinh":
+    if kind == "standard-onehot-arcsinh":
         arcsinh = Pipeline(
             [("arcsinh", FunctionTransformer(np.arcsinh, feature_names_out="one-to-one")), ("scale", StandardScaler())]
         )
         return ColumnTransformer(
             [
+                ("all", StandardScaler(), _columns(FEATURE_NAMES)),
                 ("codes", _one_hot(), _columns(CODE_FEATURES)),
                 ("amounts", arcsinh, _columns(AMOUNT_FEATURES)),
-                ("other", StandardScaler(), _columns(OTHER_NUMERIC)),
             ],
             sparse_threshold=0,
         )

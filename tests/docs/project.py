@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -28,8 +29,9 @@ ENV_READING_CODE = ("functions", "training", ".github/scripts")
 LIBRARY_ENV = {
     "STORAGE_EMULATOR_HOST": "google-cloud-storage sends every request there (the local stand-in of GCS)",
     "GOOGLE_APPLICATION_CREDENTIALS": "Google's client libraries read credentials from that file",
+    "PYTHONUNBUFFERED": "Python itself: stdout unbuffered, so each log line shows at once",
 }
-"""Environment variables our code leaves to a library, with the library that reads them."""
+"""Environment variables our code leaves to a library or to Python, with what reads them."""
 SHELL_ENV = frozenset({"HOME", "PATH", "PWD", "USER"})
 
 
@@ -155,6 +157,23 @@ def gcloud_tree() -> dict | None:
     namespace: dict = {}
     exec(compile(source.read_text(), str(source), "exec"), namespace)  # a module holding one dict literal
     return namespace["STATIC_COMPLETION_CLI_TREE"]
+
+
+@cache
+def gcloud_parses(command: tuple[str, ...], flag: str) -> bool:
+    """Whether gcloud accepts ``flag`` on ``command`` (``("functions", "describe")``): for hidden flags, which the
+    static tree leaves out. Runs gcloud with an empty configuration, so it stops at "no active account" before
+    any request is made; an unknown flag stops it earlier with "unrecognized arguments"."""
+    with tempfile.TemporaryDirectory() as config:
+        result = subprocess.run(
+            ["gcloud", *command, "name", flag, "--project=docs-check", "--quiet"],
+            env=os.environ | {"CLOUDSDK_CONFIG": config, "CLOUDSDK_CORE_DISABLE_PROMPTS": "1"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    return "unrecognized arguments" not in result.stderr
 
 
 @cache

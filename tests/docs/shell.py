@@ -60,7 +60,9 @@ class Command:
 
     @property
     def where(self) -> str:
-        return f"{self.block.document.relative_to(ROOT)}:{self.line}: {self.source.strip()}"
+        document = self.block.document
+        name = document.relative_to(ROOT) if document.is_relative_to(ROOT) else document.name
+        return f"{name}:{self.line}: {self.source.strip()}"
 
 
 def blocks(document: Path) -> list[Block]:
@@ -74,27 +76,38 @@ def blocks(document: Path) -> list[Block]:
 
 
 def logical_lines(block: Block) -> list[tuple[int, str]]:
-    """(document line, text) of each command line: continuations joined; in console blocks only ``$ `` lines."""
+    """(document line, text) of each command line: continuation lines and quotes spanning lines joined; in
+    console blocks only the ``$ `` lines and their continuations."""
     lines: list[tuple[int, str]] = []
     pending: tuple[int, str] | None = None
     for offset, raw in enumerate(block.text.splitlines()):
         number = block.line + 1 + offset
         if pending is not None:
-            start, text = pending
-            text += " " + raw.strip()
-        elif block.language == "console":
-            if not raw.startswith("$ "):
-                continue
-            start, text = number, raw[2:]
-        else:
-            start, text = number, raw
-        if text.endswith("\\"):
-            pending = (start, text[:-1])
+            start, text = pending[0], pending[1] + raw
+        elif block.language == "console" and not raw.startswith("$ "):
             continue
-        pending = None
-        if text.strip() and not text.strip().startswith("#"):
-            lines.append((start, text))
+        else:
+            start, text = number, raw.removeprefix("$ ") if block.language == "console" else raw
+        if text.endswith("\\"):
+            pending = (start, text[:-1] + " ")
+        elif not _quotes_closed(text):
+            pending = (start, text + "\n")
+        else:
+            pending = None
+            if text.strip() and not text.strip().startswith("#"):
+                lines.append((start, text))
+    assert pending is None, f"{block.document}:{block.line}: a command block ends inside a command"
     return lines
+
+
+def _quotes_closed(text: str) -> bool:
+    lexer = shlex.shlex(text, posix=True)
+    lexer.whitespace_split, lexer.commenters = True, "#"
+    try:
+        list(lexer)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_line(block: Block, line: int, source: str) -> list[Command]:

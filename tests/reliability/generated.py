@@ -89,7 +89,7 @@ def http_properties(url: str, examples: int) -> Tally:
     config = settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 
     @config
-    @given(st.lists(valid_records(), min_size=1, max_size=30), st.booleans())
+    @given(st.lists(valid_records(), min_size=1, max_size=10), st.booleans())
     def valid_records_score(records: list[dict], bare: bool) -> None:
         payload = records[0] if bare and len(records) == 1 else {"instances": records}
         answer = _post(session, url, payload, tally)

@@ -26,9 +26,9 @@ SAMPLE_RECORD: dict[str, int] = dict(
 """The first row of the UCI data set."""
 MAX_SECONDS = 3.0
 """Every hostile request is answered within this (loopback, a warm server)."""
-MAX_RSS_GROWTH = 64 * MB
+MAX_RSS_GROWTH = 16 * MB
 """Peak server memory while one hostile request is handled may exceed the level before by this."""
-MAX_ERROR_BODY = 64 * 1024
+MAX_ERROR_BODY = 32 * 1024
 """An error body echoes at most a bounded snippet of the input: never more than this in total."""
 
 

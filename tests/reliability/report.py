@@ -150,7 +150,7 @@ def load(table: Table, server, requests: int, concurrency: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schemathesis-examples", type=int, default=1000, help="per operation and mode")
-    parser.add_argument("--property-examples", type=int, default=1500, help="for each HTTP property")
+    parser.add_argument("--property-examples", type=int, default=4500, help="for each HTTP property")
     parser.add_argument("--requests", type=int, default=20_000, help="load: measured requests")
     parser.add_argument("--concurrency", type=int, default=32, help="load: client threads")
     args = parser.parse_args(argv)

@@ -14,7 +14,7 @@ SHARED_DATA = Path(os.environ.get("UCI_CREDIT_DATA") or ROOT.parent / "shared/da
 
 TINY = {
     "sample": 2000,
-    "preprocessings": ("standard", "onehot-arcsinh"),
+    "preprocessings": ("standard", "standard-onehot-arcsinh"),
     "sizes": ((8,),),
     "max_epochs": 2,
     "patience": 1,

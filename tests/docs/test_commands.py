@@ -1,0 +1,310 @@
+"""Every shell command in the README and docs/ names things that exist.
+
+Each ```sh / ```bash / ```console block is split into commands (tests/docs/shell.py), and each command
+is checked against the project's own sources (tests/docs/project.py): `make` targets and variables,
+`python -m` modules and their flags (from the module's own ``--help``), scripts and file paths, environment
+variables (read by our code, set earlier in the same page, or a Terraform ``TF_VAR_``), Terraform
+variables and outputs, gcloud commands and flags (the installed Cloud SDK's command tree), the deploy
+workflow's inputs, and the function's URL paths.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.docs import project
+from tests.docs.shell import ROOT, SUBSTITUTED, Command, commands, documents, referenced_variables
+
+PYTHONS = frozenset({"python", "python3", ".venv/bin/python"})
+PATH_EXTENSIONS = (".py", ".md", ".tf", ".json", ".txt", ".dot", ".png", ".yml", ".yaml", ".toml", ".example", ".csv")
+PATH_WORD = re.compile(r"^[\w.-]+(/[\w.-]*)*$")
+GENERATED = {
+    "models": "training writes models/<version>/ and models/LATEST there (make train)",
+    "reports": "training writes its plots to reports/<version>/",
+    "mlruns": "MLflow artifacts (make train)",
+    "mlflow.db": "MLflow tracking database (make train)",
+    ".cache": "downloads and benchmark environments",
+    ".venv": "make venv",
+}
+"""Paths that do not exist in a fresh clone because a documented command makes them."""
+PROGRAMS_CHECKED_ELSEWHERE = frozenset({"make", "terraform", "gcloud", "gh"})
+
+
+def all_commands() -> list[Command]:
+    return [command for document in documents() for command in commands(document)]
+
+
+def test_the_docs_have_commands_to_check() -> None:
+    found = all_commands()
+    programs = {command.program for command in found}
+    print(f"{len(found)} commands in {len(documents())} documents; programs {sorted(p for p in programs if p)}")
+    assert len(found) >= 50, "fewer commands than the README and docs hold: the extraction is broken"
+    assert {"make", "python", "curl", "gcloud", "terraform"} <= programs
+
+
+# --- make ---------------------------------------------------------------------------------------------------------
+
+
+def make_problems(command: Command) -> Iterator[str]:
+    words = list(command.words[1:])
+    while words:
+        word = words.pop(0)
+        if word in ("-C", "-f"):
+            folder = words.pop(0)
+            if not (ROOT / folder).exists():
+                yield f"make {word} {folder}: no such path"
+        elif word.startswith("-"):
+            continue
+        elif "=" in word:
+            name = word.split("=", 1)[0]
+            if name not in project.make_variables() and name not in project.env_vars_read():
+                yield f"make variable {name} is neither used by the Makefile nor read by the code"
+        elif word not in project.make_targets():
+            yield f"make target {word!r} does not exist (targets: {', '.join(sorted(project.make_targets()))})"
+
+
+# --- python -m / scripts / the virtual environment's programs --------------------------------------------------------
+
+
+def flags_of(words: list[str]) -> list[str]:
+    return [word.split("=", 1)[0] for word in words if word.startswith("-") and word != "-"]
+
+
+def python_problems(command: Command) -> Iterator[str]:
+    words = list(command.words[1:])
+    if words[:1] == ["-m"]:
+        module, arguments = words[1], words[2:]
+        if not project.module_exists(module):
+            yield f"python -m {module}: no such module"
+            return
+        if arguments and module not in ("pytest", "pip"):
+            if not project.module_uses_argparse(module):
+                yield f"python -m {module} takes no command-line arguments, the docs pass {arguments}"
+                return
+            known = project.help_flags(str(project.VENV_BIN / "python"), "-m", module)
+            yield from (f"python -m {module} has no flag {flag}" for flag in flags_of(arguments) if flag not in known)
+    elif words and words[0].endswith(".py"):
+        if not (ROOT / words[0]).is_file():
+            yield f"script {words[0]} does not exist"
+    elif words and words[0] != "-c":
+        yield f"unexpected python invocation {words}"
+
+
+def venv_program_problems(command: Command) -> Iterator[str]:
+    program = project.venv_program(command.program)
+    known = project.help_flags(str(program))
+    yield from (f"{command.program} has no flag {flag}" for flag in flags_of(list(command.words[1:])) if flag not in known)
+
+
+# --- terraform, gcloud, gh ------------------------------------------------------------------------------------------
+
+
+def terraform_problems(command: Command) -> Iterator[str]:
+    words = list(command.words[1:])
+    for index, word in enumerate(words):
+        if word.startswith("-chdir=") and not (ROOT / word.removeprefix("-chdir=")).is_dir():
+            yield f"terraform {word}: no such folder"
+        if word in ("-var", "-var=") or word.startswith("-var="):
+            assignment = words[index + 1] if word == "-var" else word.removeprefix("-var=")
+            name = assignment.split("=", 1)[0]
+            if name not in project.terraform_variables():
+                yield f"terraform -var {name}: infra/ declares no such variable"
+    positional = [word for word in words if not word.startswith("-")]
+    if positional[:1] == ["output"]:
+        for name in positional[1:]:
+            if name not in project.terraform_outputs():
+                yield f"terraform output {name}: infra/ declares no such output"
+
+
+def gcloud_problems(command: Command) -> Iterator[str]:
+    tree = project.gcloud_tree()
+    if tree is None:  # test_gcloud_command_tree_is_available says so
+        return
+    node, path = tree, ["gcloud"]
+    words = list(command.words[1:])
+    while words and not words[0].startswith("-") and words[0] in node["commands"]:
+        path.append(words.pop(0))
+        node = node["commands"][path[-1]]
+    if node["commands"]:
+        yield f"{' '.join(path)} is a command group, not a command (next word {words[:1]})"
+        return
+    for flag in flags_of(words):
+        known = node["flags"] | tree["flags"]
+        negated = flag.startswith("--no-") and known.get("--" + flag.removeprefix("--no-")) == "bool"
+        if flag not in known and not negated and not project.gcloud_parses(tuple(path[1:]), flag):
+            yield f"{' '.join(path)} has no flag {flag}"
+
+
+def gh_problems(command: Command) -> Iterator[str]:
+    words = list(command.words[1:])
+    if words[:2] != ["workflow", "run"]:
+        return
+    workflow = words[2]
+    if not (project.WORKFLOWS_DIR / workflow).is_file():
+        yield f"gh workflow run {workflow}: no such workflow"
+        return
+    for flag, value in zip(words, words[1:], strict=False):
+        if flag in ("-f", "--field", "-F", "--raw-field"):
+            name = value.split("=", 1)[0]
+            if name not in project.workflow_inputs(workflow):
+                yield f"{workflow} has no workflow_dispatch input {name!r}"
+
+
+PROGRAM_CHECKS: dict[str, Callable[[Command], Iterator[str]]] = {
+    "make": make_problems,
+    "terraform": terraform_problems,
+    "gcloud": gcloud_problems,
+    "gh": gh_problems,
+}
+
+
+def program_problems(command: Command) -> list[str]:
+    program = command.program
+    if program is None:
+        return []
+    if program in PYTHONS:
+        return list(python_problems(command))
+    if program in PROGRAM_CHECKS:
+        return list(PROGRAM_CHECKS[program](command))
+    if project.venv_program(program) and program != "python":
+        return list(venv_program_problems(command))
+    return []
+
+
+# --- paths ----------------------------------------------------------------------------------------------------------
+
+
+def path_words(command: Command) -> Iterator[str]:
+    if command.program == "gh":  # gh names workflows by file name; gh_problems checks them
+        return
+    for word in command.words[1:]:
+        if word.startswith("-chdir="):  # terraform_problems checks it
+            continue
+        if word.startswith("-") and "=" in word:
+            word = word.split("=", 1)[1]
+        elif word.startswith("@"):  # curl -d @file
+            word = word[1:]
+        if word.startswith(("/", "~")) or not PATH_WORD.match(word) or word in (".", ".."):
+            continue
+        top = word.removeprefix("./").split("/", 1)[0]
+        if word.startswith("../") or top in REPO_TOP or top in GENERATED or word.endswith(PATH_EXTENSIONS):
+            yield word
+
+
+REPO_TOP = frozenset(path.name for path in ROOT.iterdir())
+
+
+def created_by(command: Command, cwd: Path) -> set[Path]:
+    """Files and folders a command makes: redirections, cp/mkdir targets, -out= / -o outputs."""
+    made = {cwd / target for target in command.redirected_to}
+    words = command.words
+    if command.program in ("cp", "mkdir") and len(words) > 1:
+        made.add(cwd / words[-1])
+    for index, word in enumerate(words):
+        if word.startswith("-out="):
+            made.add(cwd / word.removeprefix("-out="))
+        if word == "-o" and index + 1 < len(words):
+            made.add(cwd / words[index + 1])
+    return {path.resolve() for path in made}
+
+
+def path_problems(document: Path) -> Iterator[str]:
+    made: set[Path] = set()
+    cwd_of_block: dict[int, Path] = {}
+    for command in commands(document):
+        cwd = cwd_of_block.setdefault(command.block.line, ROOT)
+        if command.program == "cd" and len(command.words) == 2:
+            cwd_of_block[command.block.line] = (cwd / command.words[1]).resolve()
+        chdir = next((w.removeprefix("-chdir=") for w in command.words if w.startswith("-chdir=")), None)
+        here = (ROOT / chdir).resolve() if chdir else cwd
+        for word in path_words(command):
+            path = (here / word).resolve()
+            top = path.relative_to(ROOT).parts[0] if path.is_relative_to(ROOT) and path != ROOT else ""
+            if not (path.exists() or path in made or top in GENERATED):
+                yield f"{command.where}\n    names {word!r}, which does not exist"
+        made |= created_by(command, here)
+
+
+# --- environment variables ----------------------------------------------------------------------------------------
+
+
+def known_env(name: str) -> bool:
+    if name in project.env_vars_read() or name in project.LIBRARY_ENV or name in project.SHELL_ENV:
+        return True
+    if name in project.make_variables():
+        return True
+    return name.startswith("TF_VAR_") and name.removeprefix("TF_VAR_") in project.terraform_variables()
+
+
+def env_problems(document: Path) -> Iterator[str]:
+    """A variable a command expands must be set earlier on the page or be one the code reads; a variable set
+    for a program (``NAME=value program`` or ``export NAME=value``) must be one that program's code reads."""
+    defined: set[str] = set()
+    for command in commands(document):
+        for name in sorted(referenced_variables(command) - defined - {SUBSTITUTED}):
+            if not known_env(name):
+                yield f"{command.where}\n    expands ${name}, set nowhere before on this page and read by no code"
+        if command.program is None:
+            defined |= set(command.assignments)
+        else:
+            exported = [w.split("=", 1)[0] for w in command.words[1:] if command.program == "export" and "=" in w]
+            for name in [*command.assignments, *exported]:
+                if not known_env(name):
+                    yield f"{command.where}\n    sets {name} for a program, but no code reads it"
+            defined |= set(exported)
+
+
+# --- URLs of the function -------------------------------------------------------------------------------------------
+
+FUNCTION_URL = re.compile(r"(?:\$\{?(?:URL|FUNCTION_URL)\}?|https?://(?:127\.0\.0\.1|localhost):\d+)(?P<path>/[^\s'\"?]*)?")
+
+
+def url_problems(command: Command) -> Iterator[str]:
+    if command.program != "curl":
+        return
+    routes, docs_prefix = project.function_paths()
+    for word in command.words[1:]:
+        match = FUNCTION_URL.fullmatch(word)
+        if match and match["path"] and match["path"] not in routes and not match["path"].startswith(docs_prefix):
+            yield f"{command.where}\n    requests {match['path']}, which the function does not route"
+
+
+# --- the tests ------------------------------------------------------------------------------------------------------
+
+
+def document_id(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("document", documents(), ids=document_id)
+def test_programs_targets_modules_and_flags_exist(document: Path) -> None:
+    problems = [f"{command.where}\n    {problem}" for command in commands(document) for problem in program_problems(command)]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("document", documents(), ids=document_id)
+def test_file_paths_exist(document: Path) -> None:
+    problems = list(path_problems(document))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("document", documents(), ids=document_id)
+def test_environment_variables_are_set_or_read(document: Path) -> None:
+    problems = list(env_problems(document))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("document", documents(), ids=document_id)
+def test_function_urls_are_routes(document: Path) -> None:
+    problems = [problem for command in commands(document) for problem in url_problems(command)]
+    assert not problems, "\n".join(problems)
+
+
+def test_gcloud_command_tree_is_available() -> None:
+    if project.gcloud_tree() is None:
+        pytest.skip("gcloud (the Cloud SDK) is not installed: gcloud commands in the docs are not checked")
+    assert "functions" in project.gcloud_tree()["commands"]
