@@ -18,6 +18,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from tests.ci.test_workflow_contract import module_string_constants
 from tests.ci.workflows import WORKFLOWS_DIR, load
 from tests.docs.shell import ROOT
 from tests.infra.terraform import named_blocks
@@ -49,16 +50,6 @@ def make_variables() -> frozenset[str]:
     return frozenset(assigned) | frozenset(expanded)
 
 
-def _string_constants(tree: ast.Module) -> dict[str, str]:
-    return {
-        target.id: node.value.value
-        for node in tree.body
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
-
-
 def _is_environ(node: ast.expr) -> bool:
     return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
         isinstance(node, ast.Name) and node.id == "environ"
@@ -74,7 +65,7 @@ def env_vars_read() -> dict[str, str]:
     """
     paths = sorted(path for folder in ENV_READING_CODE for path in (ROOT / folder).glob("*.py"))
     trees = {path: ast.parse(path.read_text()) for path in paths}
-    constants = {name: value for tree in trees.values() for name, value in _string_constants(tree).items()}
+    constants = {name: value for tree in trees.values() for name, value in module_string_constants(tree).items()}
 
     def name_of(node: ast.expr) -> str | None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):

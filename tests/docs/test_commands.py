@@ -10,6 +10,7 @@ workflow's inputs, and the function's URL paths.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -88,8 +89,12 @@ def python_problems(command: Command) -> Iterator[str]:
             known = project.help_flags(str(project.VENV_BIN / "python"), "-m", module)
             yield from (f"python -m {module} has no flag {flag}" for flag in flags_of(arguments) if flag not in known)
     elif words and words[0].endswith(".py"):
-        if not (ROOT / words[0]).is_file():
+        script, arguments = ROOT / words[0], words[1:]
+        if not script.is_file():
             yield f"script {words[0]} does not exist"
+        elif flags_of(arguments) and "argparse" in script.read_text():
+            known = project.help_flags(str(project.VENV_BIN / "python"), str(script))
+            yield from (f"{words[0]} has no flag {flag}" for flag in flags_of(arguments) if flag not in known)
     elif words and words[0] != "-c":
         yield f"unexpected python invocation {words}"
 
@@ -97,7 +102,9 @@ def python_problems(command: Command) -> Iterator[str]:
 def venv_program_problems(command: Command) -> Iterator[str]:
     program = project.venv_program(command.program)
     known = project.help_flags(str(program))
-    yield from (f"{command.program} has no flag {flag}" for flag in flags_of(list(command.words[1:])) if flag not in known)
+    yield from (
+        f"{command.program} has no flag {flag}" for flag in flags_of(list(command.words[1:])) if flag not in known
+    )
 
 
 # --- terraform, gcloud, gh ------------------------------------------------------------------------------------------
@@ -147,7 +154,7 @@ def gh_problems(command: Command) -> Iterator[str]:
     if not (project.WORKFLOWS_DIR / workflow).is_file():
         yield f"gh workflow run {workflow}: no such workflow"
         return
-    for flag, value in zip(words, words[1:], strict=False):
+    for flag, value in itertools.pairwise(words):
         if flag in ("-f", "--field", "-F", "--raw-field"):
             name = value.split("=", 1)[0]
             if name not in project.workflow_inputs(workflow):
@@ -260,7 +267,9 @@ def env_problems(document: Path) -> Iterator[str]:
 
 # --- URLs of the function -------------------------------------------------------------------------------------------
 
-FUNCTION_URL = re.compile(r"(?:\$\{?(?:URL|FUNCTION_URL)\}?|https?://(?:127\.0\.0\.1|localhost):\d+)(?P<path>/[^\s'\"?]*)?")
+FUNCTION_URL = re.compile(
+    r"(?:\$\{?(?:URL|FUNCTION_URL)\}?|https?://(?:127\.0\.0\.1|localhost):\d+)(?P<path>/[^\s'\"?]*)?"
+)
 
 
 def url_problems(command: Command) -> Iterator[str]:
@@ -282,7 +291,9 @@ def document_id(path: Path) -> str:
 
 @pytest.mark.parametrize("document", documents(), ids=document_id)
 def test_programs_targets_modules_and_flags_exist(document: Path) -> None:
-    problems = [f"{command.where}\n    {problem}" for command in commands(document) for problem in program_problems(command)]
+    problems = [
+        f"{command.where}\n    {problem}" for command in commands(document) for problem in program_problems(command)
+    ]
     assert not problems, "\n".join(problems)
 
 
@@ -308,3 +319,56 @@ def test_gcloud_command_tree_is_available() -> None:
     if project.gcloud_tree() is None:
         pytest.skip("gcloud (the Cloud SDK) is not installed: gcloud commands in the docs are not checked")
     assert "functions" in project.gcloud_tree()["commands"]
+
+
+BROKEN_PAGE = """# A page with one mistake per command
+
+```sh
+make no-such-target
+make NO_SUCH_MAKE_VARIABLE=1 demo
+python -m training.no_such_module
+python -m training.train --no-such-flag
+python -m tests.support.demo --models-dir models --no-wait
+python .github/scripts/smoke_test.py "$URL" v1 --retries 3
+terraform -chdir=infra output -raw no_such_output
+terraform -chdir=infra apply -var no_such_variable=1
+gcloud functions deploy default-risk-predict --gen2 --no-such-flag
+gcloud functions describe default-risk-predict --gen3
+gcloud functions no-such-command
+gh workflow run deploy.yml --ref main -f no_such_input=v1
+cat docs/no_such_page.md
+NO_SUCH_ENV=1 python -m training.train
+curl -s http://127.0.0.1:8080/no-such-route
+URL=http://127.0.0.1:8080
+echo "$NEVER_SET"
+```
+"""
+EXPECTED_PROBLEMS = [
+    "make target 'no-such-target' does not exist",
+    "make variable NO_SUCH_MAKE_VARIABLE",
+    "python -m training.no_such_module: no such module",
+    "python -m training.train has no flag --no-such-flag",
+    "python -m tests.support.demo has no flag --no-wait",
+    ".github/scripts/smoke_test.py has no flag --retries",
+    "terraform output no_such_output",
+    "terraform -var no_such_variable",
+    "gcloud functions deploy has no flag --no-such-flag",
+    "gcloud functions describe has no flag --gen3",
+    "gcloud functions is a command group",
+    "deploy.yml has no workflow_dispatch input 'no_such_input'",
+    "names 'docs/no_such_page.md', which does not exist",
+    "sets NO_SUCH_ENV for a program, but no code reads it",
+    "requests /no-such-route, which the function does not route",
+    "expands $NEVER_SET",
+]
+
+
+def test_the_checks_catch_each_kind_of_mistake(tmp_path: Path) -> None:
+    page = tmp_path / "broken.md"
+    page.write_text(BROKEN_PAGE)
+    found = [problem for command in commands(page) for problem in program_problems(command)]
+    found += [*path_problems(page), *env_problems(page)]
+    found += [problem for command in commands(page) for problem in url_problems(command)]
+    report = "\n".join(found)
+    missed = [expected for expected in EXPECTED_PROBLEMS if expected not in report]
+    assert not missed, f"the checks missed {missed}; they reported:\n{report}"

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import joblib
+import numpy as np
 
 from artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
 from features import FEATURE_NAMES
@@ -86,8 +87,6 @@ class FaultBench:
 
 def expected_probability(version_dir: Path) -> float:
     """The probability the version gives ``SAMPLE_RECORD``, computed here from its files."""
-    import numpy as np
-
     scorer = Scorer(
         (version_dir / MODEL_FILE).read_bytes(), joblib.load(io.BytesIO((version_dir / PREP_FILE).read_bytes()))
     )

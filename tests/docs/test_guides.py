@@ -1,0 +1,73 @@
+"""The debugging guide's log queries are the ones Terraform's metrics use, over the names the code logs.
+
+The filter comes from infra/ (``local.request_log_filter``, resolved with the variables' defaults), the
+field names and outcomes from functions/telemetry.py, the load messages from functions/model_store.py,
+the metric names from infra/monitoring.tf. Every Cloud Logging query in the README and docs/ that
+selects request lines must contain that filter's clauses.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import model_store
+import telemetry
+from tests.docs.shell import ROOT, commands, documents
+from tests.infra.terraform import locals_, resolve, resources
+
+GUIDE = ROOT / "docs" / "user_guides" / "debugging_pipeline.md"
+TEXT_BLOCK = re.compile(r"^```text\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def request_log_filter() -> list[str]:
+    """The metrics' filter, one clause per line, as Cloud Logging receives it."""
+    return [line.strip() for line in resolve(locals_()["request_log_filter"]).strip().splitlines()]
+
+
+def test_logs_explorer_query_is_the_metrics_filter() -> None:
+    blocks = [block.strip().splitlines() for block in TEXT_BLOCK.findall(GUIDE.read_text())]
+    assert request_log_filter() in blocks, f"no ```text block of the guide is {request_log_filter()}"
+
+
+def logging_queries() -> list[tuple[str, str]]:
+    """(where, filter) of every `gcloud logging read` in the README and docs/."""
+    return [
+        (command.where, command.words[3])
+        for document in documents()
+        for command in commands(document)
+        if command.words[:3] == ("gcloud", "logging", "read")
+    ]
+
+
+def test_every_gcloud_logging_query_selects_the_function_as_terraform_does() -> None:
+    queries = logging_queries()
+    assert len(queries) >= 5, queries
+    resource_clauses = [c for c in request_log_filter() if c.startswith("resource.")]
+    message_clause = next(c for c in request_log_filter() if c.startswith("jsonPayload.message"))
+    for where, query in queries:
+        clauses = [clause.strip() for clause in query.split(" AND ")]
+        assert clauses[: len(resource_clauses)] == resource_clauses, f"{where}\n    does not select the function"
+        if "prediction_request" in query:
+            assert message_clause in clauses, f"{where}\n    selects request lines unlike the metrics"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        telemetry.REQUEST_LOG_MESSAGE,
+        telemetry.LATENCY_FIELD,
+        telemetry.INSTANCES_FIELD,
+        telemetry.OUTCOME_FIELD,
+        telemetry.STATUS_FIELD,
+        telemetry.MODEL_VERSION_FIELD,
+        telemetry.MEAN_PROBABILITY_FIELD,
+        *telemetry.OUTCOMES,
+        model_store.LOADED_MESSAGE,
+        model_store.LOAD_FAILED_MESSAGE,
+        *(body["name"].strip('"') for body in resources("google_logging_metric").values()),
+    ],
+)
+def test_the_guide_names_every_logged_field_outcome_message_and_metric(name: str) -> None:
+    assert f"`{name}`" in GUIDE.read_text(), f"the debugging guide does not explain `{name}`"
