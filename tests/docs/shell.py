@@ -27,8 +27,13 @@ REDIRECTIONS = frozenset({">", ">>", "<", ">|"})
 
 
 def documents() -> list[Path]:
-    """The README and every Markdown page under docs/."""
-    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    """The READMEs and every Markdown page under docs/."""
+    return [ROOT / "README.md", ROOT / "infra" / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+
+def working_directory(document: Path) -> Path:
+    """Where a page's commands run: a README's own folder (infra/README.md's run in infra/), else the root."""
+    return document.parent if document.name == "README.md" else ROOT
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.docs import project
-from tests.docs.shell import ROOT, SUBSTITUTED, Command, commands, documents, referenced_variables
+from tests.docs.shell import ROOT, SUBSTITUTED, Command, commands, documents, referenced_variables, working_directory
 
 PYTHONS = frozenset({"python", "python3", ".venv/bin/python"})
 PATH_EXTENSIONS = (".py", ".md", ".tf", ".json", ".txt", ".dot", ".png", ".yml", ".yaml", ".toml", ".example", ".csv")
@@ -223,7 +223,7 @@ def path_problems(document: Path) -> Iterator[str]:
     made: set[Path] = set()
     cwd_of_block: dict[int, Path] = {}
     for command in commands(document):
-        cwd = cwd_of_block.setdefault(command.block.line, ROOT)
+        cwd = cwd_of_block.setdefault(command.block.line, working_directory(document))
         if command.program == "cd" and len(command.words) == 2:
             cwd_of_block[command.block.line] = (cwd / command.words[1]).resolve()
         chdir = next((w.removeprefix("-chdir=") for w in command.words if w.startswith("-chdir=")), None)
@@ -329,7 +329,7 @@ make NO_SUCH_MAKE_VARIABLE=1 demo
 python -m training.no_such_module
 python -m training.train --no-such-flag
 python -m tests.support.demo --models-dir models --no-wait
-python .github/scripts/smoke_test.py "$URL" v1 --retries 3
+python .github/scripts/smoke_test.py http://127.0.0.1:8080 v1 --retries 3
 terraform -chdir=infra output -raw no_such_output
 terraform -chdir=infra apply -var no_such_variable=1
 gcloud functions deploy default-risk-predict --gen2 --no-such-flag
@@ -339,7 +339,6 @@ gh workflow run deploy.yml --ref main -f no_such_input=v1
 cat docs/no_such_page.md
 NO_SUCH_ENV=1 python -m training.train
 curl -s http://127.0.0.1:8080/no-such-route
-URL=http://127.0.0.1:8080
 echo "$NEVER_SET"
 ```
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -15,6 +16,11 @@ from tests.infra.terraform import CHECKOV, INFRA, TFCHECK
 
 
 def tfcheck(folder: Path) -> subprocess.CompletedProcess[str]:
+    if not TFCHECK.exists() and os.environ.get("GITHUB_ACTIONS") == "true":
+        pytest.skip(
+            "the offline schema tool lives beside the clone only here; on GitHub the CI terraform job runs "
+            "the real `terraform validate`"
+        )
     assert TFCHECK.exists(), f"{TFCHECK} is missing: the shared tools folder must sit beside the clone"
     return subprocess.run([sys.executable, str(TFCHECK), str(folder)], capture_output=True, text=True, timeout=60)
 
