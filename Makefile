@@ -101,7 +101,7 @@ infra-check: $(STAMP) $(CHECKOV_STAMP)  ## Terraform offline checks: tfcheck (pr
 bench: $(STAMP)  ## scoring benchmark table (LiteRT path vs the TensorFlow reference)
 	$(PY) -m tests.bench.bench_scoring
 
-reliability: $(STAMP)  ## generated + hostile input, fault matrix and load on loopback: one table (about 10 minutes)
+reliability: $(STAMP)  ## generated + hostile input, fault matrix, load on loopback: one table (~17 min on 2 cores)
 	$(PY) -m tests.reliability.report
 
 clean:  ## remove generated files (keeps .venv)
