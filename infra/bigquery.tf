@@ -41,6 +41,15 @@ resource "google_bigquery_dataset" "scoring" {
   # checkov:skip=CKV_GCP_81:The dataset holds only a routine and no table data, so there is nothing to encrypt with a customer-managed key.
 }
 
+# CI's terraform apply updates the routine. BigQuery makes a dataset's creator its owner, but when a
+# person ran the first apply that is not the deployer, so the deployer owns this one dataset explicitly.
+resource "google_bigquery_dataset_iam_member" "deployer_owns_scoring_dataset" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.scoring.dataset_id
+  role       = "roles/bigquery.dataOwner"
+  member     = "serviceAccount:${google_service_account.deployer.email}"
+}
+
 resource "google_bigquery_connection" "function" {
   project       = var.project_id
   connection_id = "${var.name_prefix}-function"
