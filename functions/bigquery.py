@@ -3,10 +3,11 @@
 BigQuery POSTs batches of rows as ``{"requestId", "caller", "sessionUser", "userDefinedContext", "calls"}``,
 where ``calls`` holds one argument list per row in the routine's declared order. That order is
 ``features.FEATURE_NAMES`` (``infra/bigquery.tf`` declares the arguments from one list, and a test proves
-the two agree). Each row becomes an ordinary record and goes through the same ``validate_instances`` and
-the same ``main.score`` as the instances API. The answer is ``{"replies": [p, ...]}`` in call order, or
-``{"errorMessage": "..."}``: BigQuery fails the query at once on a 4xx and retries 408, 429, 500, 503
-and 504, so bad data gets 400 (413 for too many rows) and a model that is not ready gets 503.
+the two agree). The rows go through ``validation.validate_rows``, the same contract and the same numpy
+checks as the records of the instances API (no dict is built per row), and the same ``main.score``.
+The answer is ``{"replies": [p, ...]}`` in call order, or ``{"errorMessage": "..."}``: BigQuery fails
+the query at once on a 4xx and retries 408, 429, 500, 503 and 504, so bad data gets 400 (413 for too
+many rows) and a model that is not ready gets 503.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 
 from api import MAX_INSTANCES, ApiError, json_response
 from features import FEATURE_NAMES, FEATURES_BY_NAME
-from validation import Problem, ValidationResult, validate_instances
+from validation import Problem, ValidationResult, validate_rows
 
 if TYPE_CHECKING:
     from main import RequestLog
@@ -62,11 +63,10 @@ def replies(payload: dict, log: RequestLog, score: Score) -> flask.Response:
     if not (set(map(type, calls)) <= {list} and set(map(len, calls)) <= {arity}):  # whole-batch checks, in C
         bad_row = next(row for row, call in enumerate(calls) if type(call) is not list or len(call) != arity)
         raise BigQueryError("invalid_input", _arity_message(bad_row, len(calls), calls[bad_row]))
-    records = [dict(zip(FEATURE_NAMES, call, strict=False)) for call in calls]  # lengths checked just above
-    result = validate_instances(records)
+    result = validate_rows(calls)
     if result.problems:
-        raise BigQueryError("invalid_input", _problems_message(result.problems, records))
-    if not records:
+        raise BigQueryError("invalid_input", _problems_message(result.problems, calls))
+    if not calls:
         return json_response({"replies": []})
     try:
         probabilities, _ = score(result, log)
@@ -86,20 +86,20 @@ def _arity_message(row: int, rows: int, call: object) -> str:
     )
 
 
-def _problems_message(problems: list[Problem], records: list[dict]) -> str:
-    described = [_describe(problem, records) for problem in problems[:_PROBLEMS_SHOWN]]
+def _problems_message(problems: list[Problem], calls: list[list]) -> str:
+    described = [_describe(problem, calls) for problem in problems[:_PROBLEMS_SHOWN]]
     more = len(problems) - len(described)
     suffix = f"; and {more} more problem{'s' if more > 1 else ''}" if more else ""
     return "; ".join(described) + suffix
 
 
-def _describe(problem: Problem, records: list[dict]) -> str:
+def _describe(problem: Problem, calls: list[list]) -> str:
     """``row 3 of 500 in this batch, argument 5 (age): must be between 18 and 100, got 150``."""
-    where = f"row {problem.instance} of {len(records)} in this batch"
+    where = f"row {problem.instance} of {len(calls)} in this batch"
     if problem.field not in FEATURES_BY_NAME:
         return f"{where}: {problem.problem}"
     position = FEATURE_NAMES.index(problem.field)
-    value = records[problem.instance][problem.field]
+    value = calls[problem.instance][position]
     if value is None:
         what = "is NULL; default_risk scores complete rows only: filter out or fill NULLs in the query"
     elif isinstance(value, str) and _INT64_AS_STRING.fullmatch(value):

@@ -1,16 +1,19 @@
 """Request validation against the feature contract: every problem of a request at once.
 
-Valid requests (the common case) take a vectorised fast path: keys compared per record as sets,
-values gathered with one ``itemgetter`` per record, types, finiteness, codes and ranges checked on
-whole columns with numpy. Only when that finds something wrong does each value go through
-``Feature.problem``, which words the messages; so both paths apply the one contract.
+Two shapes of input, one contract: records (JSON objects keyed by feature name, ``validate_instances``)
+and rows (argument lists in ``FEATURE_NAMES`` order, as BigQuery sends them, ``validate_rows``).
+Valid input (the common case) takes a vectorised fast path: the values are gathered into one flat
+list (one ``itemgetter`` per record, or the rows chained), and ``_checked_matrix`` checks types,
+finiteness, codes and ranges on whole columns with numpy, for both shapes. Only when that finds
+something wrong does each value go through ``Feature.problem``, which words the messages; so every
+path applies the one contract.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain, islice
+from itertools import chain, compress, cycle, islice
 from operator import itemgetter, methodcaller
 
 import numpy as np
@@ -28,7 +31,8 @@ MAX_SHOWN_NAME = 64
 _FEATURE_KEYS = frozenset(FEATURE_NAMES)
 _FEATURE_KEYS_WITH_ID = _FEATURE_KEYS | {ID_FIELD}
 _GET_FEATURES = itemgetter(*FEATURE_NAMES)
-_INTEGER_COLUMNS = [i for i, feature in enumerate(FEATURES) if feature.kind != "amount"]
+_INTEGER_MASK = tuple(feature.kind != "amount" for feature in FEATURES)
+"""Per column: whether the contract wants a JSON integer there (a float is refused, even 1.0)."""
 _GET_ID = methodcaller("get", ID_FIELD)
 _CODE_COLUMNS = np.array([i for i, feature in enumerate(FEATURES) if feature.codes])
 _CODE_LOWEST = np.array([min(FEATURES[i].codes) for i in _CODE_COLUMNS], dtype=np.float64)
@@ -65,34 +69,53 @@ class ValidationResult:
 def validate_instances(instances: list) -> ValidationResult:
     """Check every record of ``instances`` against the contract; report all problems at once."""
     if type(instances) is not list or set(map(type, instances)) - {dict}:
-        return _slow(instances)
+        return _reported(_problems(instances))
     ids = list(map(_GET_ID, instances))
     with_id = len(ids) - ids.count(None)
     # Every record holds the 23 features (else itemgetter raises) plus "id" when it has a string id,
     # so equal totals mean no record holds anything else (an unknown field or a null id).
     if sum(map(len, instances)) != len(FEATURE_NAMES) * len(instances) + with_id:
-        return _slow(instances)
+        return _reported(_problems(instances))
     if with_id and (
         set(map(type, ids)) - {str, type(None)} or max(map(len, filter(None, ids)), default=0) > MAX_ID_LENGTH
     ):
-        return _slow(instances)
+        return _reported(_problems(instances))
     try:
         values = list(chain.from_iterable(map(_GET_FEATURES, instances)))
     except KeyError:
-        return _slow(instances)
+        return _reported(_problems(instances))
+    matrix = _checked_matrix(values, len(instances))
+    if matrix is None:
+        return _reported(_problems(instances))
+    return ValidationResult(matrix, ids, [])
+
+
+def validate_rows(rows: list) -> ValidationResult:
+    """Check rows of values in ``FEATURE_NAMES`` order (BigQuery's argument lists) against the same contract.
+
+    Problems name the row's index as ``instance`` and the feature as ``field``; ``ids`` are all None.
+    """
+    width = len(FEATURE_NAMES)
+    if type(rows) is list and set(map(type, rows)) <= {list} and set(map(len, rows)) <= {width}:
+        matrix = _checked_matrix(list(chain.from_iterable(rows)), len(rows))
+        if matrix is not None:
+            return ValidationResult(matrix, [None] * len(rows), [])
+    return _reported(_row_problems(rows))
+
+
+def _checked_matrix(values: list, rows: int) -> np.ndarray | None:
+    """The ``rows`` × features float64 matrix of ``values`` (row-major, ``FEATURE_NAMES`` order) when
+    every value is within the contract; None when any is not (``Feature.problem`` then says why)."""
     types = set(map(type, values))
     if not types <= _NUMBER_TYPES:
-        return _slow(instances)
-    width = len(FEATURE_NAMES)
-    if float in types and any(float in set(map(type, values[column::width])) for column in _INTEGER_COLUMNS):
-        return _slow(instances)
+        return None
+    if float in types and float in set(map(type, compress(values, cycle(_INTEGER_MASK)))):
+        return None
     try:
-        matrix = np.array(values, dtype=np.float64).reshape(len(instances), width)
+        matrix = np.array(values, dtype=np.float64).reshape(rows, len(FEATURE_NAMES))
     except OverflowError:  # an integer beyond float range: out of range anyway
-        return _slow(instances)
-    if not _in_contract(matrix):
-        return _slow(instances)
-    return ValidationResult(matrix, ids, [])
+        return None
+    return matrix if _in_contract(matrix) else None
 
 
 def _in_contract(matrix: np.ndarray) -> bool:
@@ -121,10 +144,10 @@ def shown_name(name: str) -> str:
     return name if len(name) <= MAX_SHOWN_NAME else f"{name[:MAX_SHOWN_NAME]}…"
 
 
-def _slow(instances: list) -> ValidationResult:
-    """Value by value through ``Feature.problem``: the messages for a request with problems (the first
-    ``MAX_PROBLEMS``, so that a request's cost and its answer's size stay bounded)."""
-    problems = list(islice(_problems(instances), MAX_PROBLEMS))
+def _reported(found: Iterator[Problem]) -> ValidationResult:
+    """The first ``MAX_PROBLEMS`` problems found value by value (so that a request's cost and its
+    answer's size stay bounded), for input the fast path refused."""
+    problems = list(islice(found, MAX_PROBLEMS))
     if not problems:  # the fast path and the contract disagree: a bug, never a silent score
         raise AssertionError("fast validation rejected a request the contract accepts")
     return ValidationResult(np.empty((0, len(FEATURE_NAMES))), [], problems)
@@ -146,3 +169,13 @@ def _problems(instances: list) -> Iterator[Problem]:
                     yield Problem(index, name, problem)
             elif name not in FEATURES_BY_NAME:
                 yield Problem(index, shown_name(name), "is not a known field")
+
+
+def _row_problems(rows: list) -> Iterator[Problem]:
+    for index, row in enumerate(rows):
+        if type(row) is not list or len(row) != len(FEATURES):
+            yield Problem(index, "", f"must be a list of {len(FEATURES)} values, in the order of the features")
+            continue
+        for feature, value in zip(FEATURES, row, strict=True):
+            if (problem := feature.problem(value)) is not None:
+                yield Problem(index, feature.name, problem)

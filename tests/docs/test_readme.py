@@ -22,6 +22,7 @@ from tests.docs.markdown import first_code, relative_links, section, tables
 from tests.docs.running import expected_answer, json_values, request_body
 from tests.docs.shell import ROOT, commands, documents
 from tests.infra.terraform import named_blocks
+from training.promote import PROMOTED_POINTER
 from validation import validate_instances
 
 README = ROOT / "README.md"
@@ -105,6 +106,12 @@ def stated_model_version() -> str:
     match = re.search(r"model `(v[0-9a-f]{12})`", section(readme(), "Model quality"))
     assert match, "the Model quality section names no model version"
     return match[1]
+
+
+def test_model_quality_is_that_of_the_promoted_version() -> None:
+    promoted = ROOT / MODELS_PREFIX / PROMOTED_POINTER
+    assert promoted.is_file(), "no models/PROMOTED: the README describes the model main deploys"
+    assert stated_model_version() == promoted.read_text().strip(), "update the README's figures: make promote ran"
 
 
 def test_model_quality_figures_are_those_of_the_named_version() -> None:

@@ -67,7 +67,9 @@ def run_schemathesis(url: str, max_examples: int, report_dir: Path, seed: int = 
         "SCHEMATHESIS_HOOKS": str(HERE / "schemathesis_hooks.py"),
         "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "functions"))),
     }
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False, env=env)
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=3600, check=False, env=env, cwd=report_dir
+    )  # its caches go to report_dir, not into the repository
     tally = Tally()
     for entry in json.loads(har.read_text())["log"]["entries"]:
         tally.statuses[entry["response"]["status"]] += 1

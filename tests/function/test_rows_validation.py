@@ -1,0 +1,72 @@
+"""Hypothesis: ``validate_rows`` (BigQuery's argument lists, numpy fast path) agrees with the per-value contract.
+
+The per-value path is ``Feature.problem`` applied to each value; the records path is ``validate_instances``
+on the same rows as JSON objects. On generated valid and invalid rows all three must accept the same rows,
+report the same problems, and (when accepted) give the same matrix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features import FEATURE_NAMES, FEATURES
+from tests.reliability.records import invalid_value, valid_value
+from validation import MAX_PROBLEMS, Problem, validate_instances, validate_rows
+
+
+@st.composite
+def rows(draw: st.DrawFn) -> list[list]:
+    """A batch of rows in ``FEATURE_NAMES`` order; each value invalid with a drawn probability (often 0)."""
+    broken = draw(st.sampled_from((0.0, 0.0, 0.02, 0.3)))
+    count = draw(st.integers(0, 6))
+    return [
+        [
+            draw(invalid_value(feature) if draw(st.floats(0, 1)) < broken else valid_value(feature))
+            for feature in FEATURES
+        ]
+        for _ in range(count)
+    ]
+
+
+def per_value_problems(batch: list[list]) -> list[Problem]:
+    """The contract value by value, without any fast path."""
+    found = [
+        Problem(index, feature.name, problem)
+        for index, row in enumerate(batch)
+        for feature, value in zip(FEATURES, row, strict=True)
+        if (problem := feature.problem(value)) is not None
+    ]
+    return found[:MAX_PROBLEMS]
+
+
+@settings(max_examples=400, deadline=None)
+@given(rows())
+def test_rows_path_agrees_with_the_per_value_contract(batch: list[list]) -> None:
+    result = validate_rows(batch)
+    expected = per_value_problems(batch)
+    assert result.problems == expected
+    if expected:
+        assert result.features.shape == (0, len(FEATURE_NAMES))
+        return
+    assert result.features.dtype == np.float64
+    assert result.features.shape == (len(batch), len(FEATURE_NAMES))
+    assert result.features.tolist() == [[float(value) for value in row] for row in batch]
+    assert result.ids == [None] * len(batch)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows())
+def test_rows_and_records_paths_agree(batch: list[list]) -> None:
+    by_rows = validate_rows(batch)
+    by_records = validate_instances([dict(zip(FEATURE_NAMES, row, strict=True)) for row in batch])
+    assert by_rows.problems == by_records.problems
+    assert np.array_equal(by_rows.features, by_records.features)
+
+
+def test_a_row_of_the_wrong_length_is_a_problem_of_that_row() -> None:
+    valid = [feature.codes[0] if feature.codes else int(feature.minimum) for feature in FEATURES]
+    result = validate_rows([valid, valid[:-1], [*valid, 1]])
+    assert [(p.instance, p.field) for p in result.problems] == [(1, ""), (2, "")]
+    assert "23 values" in result.problems[0].problem
