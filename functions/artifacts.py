@@ -56,11 +56,13 @@ def parse_manifest(raw: bytes) -> dict:
     except (ValueError, KeyError, TypeError) as error:
         raise IntegrityError(f"{MANIFEST_FILE} is malformed: {error!r}") from error
     if manifest.get("schema_version") != MANIFEST_SCHEMA_VERSION:
-        raise IntegrityError(f"{MANIFEST_FILE} has schema_version {manifest.get('schema_version')!r}, "
-                             f"expected {MANIFEST_SCHEMA_VERSION}")
+        raise IntegrityError(
+            f"{MANIFEST_FILE} has schema_version {manifest.get('schema_version')!r}, expected {MANIFEST_SCHEMA_VERSION}"
+        )
     if version_from_hashes(hashes) != version:
-        raise IntegrityError(f"{MANIFEST_FILE} names version {version!r} but its file hashes give "
-                             f"{version_from_hashes(hashes)!r}")
+        raise IntegrityError(
+            f"{MANIFEST_FILE} names version {version!r} but its file hashes give {version_from_hashes(hashes)!r}"
+        )
     return manifest
 
 
@@ -68,9 +70,13 @@ def verify_file(manifest: dict, name: str, data: bytes) -> None:
     """Raise IntegrityError unless ``data`` is exactly the file the manifest describes."""
     expected = manifest["files"][name]
     if len(data) != expected.get("bytes", len(data)):
-        raise IntegrityError(f"{name} of version {manifest['version']} has {len(data)} bytes, "
-                             f"manifest says {expected['bytes']} (truncated or replaced)")
+        raise IntegrityError(
+            f"{name} of version {manifest['version']} has {len(data)} bytes, "
+            f"manifest says {expected['bytes']} (truncated or replaced)"
+        )
     actual = sha256_hex(data)
     if actual != expected["sha256"]:
-        raise IntegrityError(f"{name} of version {manifest['version']} has sha256 {actual[:12]}..., "
-                             f"manifest says {expected['sha256'][:12]}...")
+        raise IntegrityError(
+            f"{name} of version {manifest['version']} has sha256 {actual[:12]}..., "
+            f"manifest says {expected['sha256'][:12]}..."
+        )

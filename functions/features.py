@@ -32,8 +32,8 @@ class Feature:
             return f"must be a JSON {'integer' if self.kind != 'amount' else 'number'}, got {_json_type(value)}"
         if isinstance(value, float) and not math.isfinite(value):
             return "must be a finite number"
-        if self.kind != "amount" and not isinstance(value, int):
-            return "must be an integer (no fractional or exponent part)"
+        if self.kind != "amount" and not (isinstance(value, int) or value.is_integer()):
+            return f"must be a whole number, got {_shown(value)}"
         if self.kind == "code":
             if value not in self.codes:
                 return f"must be one of {list(self.codes)}, got {_shown(value)}"
@@ -105,12 +105,22 @@ FEATURES: tuple[Feature, ...] = (
         "1 graduate school, 2 university, 3 high school, 4 others; 0, 5, 6 occur in the data undocumented.",
         codes=(0, 1, 2, 3, 4, 5, 6),
     ),
-    Feature("MARRIAGE", "code", "1 married, 2 single, 3 others; 0 occurs in the data undocumented.", codes=(0, 1, 2, 3)),
+    Feature(
+        "MARRIAGE", "code", "1 married, 2 single, 3 others; 0 occurs in the data undocumented.", codes=(0, 1, 2, 3)
+    ),
     Feature("AGE", "integer", "Age in years.", 18, 100),
-    *(_repayment(name, month) for name, month in zip(("PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"), _MONTHS)),
     *(
-        Feature(f"BILL_AMT{i}", "amount", f"Bill statement in {month} 2005 ({_MONEY}); negative is a credit.",
-                -_MAX_AMOUNT, _MAX_AMOUNT)
+        _repayment(name, month)
+        for name, month in zip(("PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"), _MONTHS, strict=True)
+    ),
+    *(
+        Feature(
+            f"BILL_AMT{i}",
+            "amount",
+            f"Bill statement in {month} 2005 ({_MONEY}); negative is a credit.",
+            -_MAX_AMOUNT,
+            _MAX_AMOUNT,
+        )
         for i, month in enumerate(_MONTHS, start=1)
     ),
     *(

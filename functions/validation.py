@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain, compress, cycle, islice
+from itertools import chain, islice
 from operator import itemgetter, methodcaller
 
 import numpy as np
@@ -31,7 +31,7 @@ MAX_SHOWN_NAME = 64
 _FEATURE_KEYS = frozenset(FEATURE_NAMES)
 _FEATURE_KEYS_WITH_ID = _FEATURE_KEYS | {ID_FIELD}
 _GET_FEATURES = itemgetter(*FEATURE_NAMES)
-_INTEGER_MASK = tuple(feature.kind != "amount" for feature in FEATURES)
+_INTEGER_COLUMNS = np.array([i for i, feature in enumerate(FEATURES) if feature.kind != "amount"])
 """Per column: whether the contract wants a JSON integer there (a float is refused, even 1.0)."""
 _GET_ID = methodcaller("get", ID_FIELD)
 _CODE_COLUMNS = np.array([i for i, feature in enumerate(FEATURES) if feature.codes])
@@ -109,8 +109,6 @@ def _checked_matrix(values: list, rows: int) -> np.ndarray | None:
     types = set(map(type, values))
     if not types <= _NUMBER_TYPES:
         return None
-    if float in types and float in set(map(type, compress(values, cycle(_INTEGER_MASK)))):
-        return None
     try:
         matrix = np.array(values, dtype=np.float64).reshape(rows, len(FEATURE_NAMES))
     except OverflowError:  # an integer beyond float range: out of range anyway
@@ -122,7 +120,10 @@ def _in_contract(matrix: np.ndarray) -> bool:
     """Finite, codes among the allowed ones, other values inside their ranges (whole columns at once)."""
     if not np.isfinite(matrix).all():
         return False
-    offsets = matrix[:, _CODE_COLUMNS] - _CODE_LOWEST  # integers here: fractional codes never reach this check
+    whole = matrix[:, _INTEGER_COLUMNS]
+    if not (whole == np.floor(whole)).all():  # codes and AGE: whole numbers (54 or 54.0, never 54.5)
+        return False
+    offsets = matrix[:, _CODE_COLUMNS] - _CODE_LOWEST
     if not ((offsets >= 0) & (offsets < _CODE_SPAN)).all():
         return False
     if not _CODE_ALLOWED[np.arange(len(_CODE_COLUMNS)), offsets.astype(np.intp)].all():

@@ -98,7 +98,7 @@ def test_null_argument_names_row_and_argument(scoring_server: Server) -> None:
         ("age", 150, "must be between 18 and 100, got 150"),
         ("sex", 3, "must be one of [1, 2], got 3"),
         ("limit_bal", -5000, "must be between 0 and 10000000, got -5000"),
-        ("pay_0", 1.5, "must be an integer"),
+        ("pay_0", 1.5, "must be a whole number, got 1.5"),
         ("bill_amt1", "NaN", "got string"),
         # BigQuery sends an INT64 beyond 2**53 as a string of digits: decoded, then out of range.
         ("pay_amt6", "9007199254740993", "got 9007199254740993"),

@@ -20,11 +20,11 @@ UNKNOWN_FIELD = "NOT_A_FEATURE"
 
 
 def valid_value(feature: Feature) -> st.SearchStrategy:
-    if feature.kind == "code":
-        return st.sampled_from(feature.codes)
+    if feature.kind == "code":  # whole numbers: 1 and 1.0 alike, as JSON Schema's integer
+        return st.sampled_from(feature.codes).flatmap(lambda code: st.sampled_from([code, float(code)]))
     low, high = feature.minimum, feature.maximum
     if feature.kind == "integer":
-        return st.integers(int(low), int(high))
+        return st.integers(int(low), int(high)).flatmap(lambda v: st.sampled_from([v, float(v)]))
     return st.one_of(st.integers(int(low), int(high)), st.floats(low, high, allow_nan=False, allow_infinity=False))
 
 
@@ -34,7 +34,7 @@ def invalid_value(feature: Feature) -> st.SearchStrategy:
     if feature.kind == "code":
         wrong = st.one_of(
             st.integers().filter(lambda v: v not in feature.codes),
-            st.sampled_from(feature.codes).map(float),  # 1.0 is not the integer code 1
+            st.sampled_from(feature.codes).map(lambda code: code + 0.5),  # not a whole number
         )
     else:
         low, high = feature.minimum, feature.maximum
