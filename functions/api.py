@@ -57,7 +57,7 @@ class ApiError(Exception):
     @property
     def outcome(self) -> str:
         """The request log's outcome for this error."""
-        return _OUTCOME_OF_STATUS[self.status]
+        return "internal_error" if self.code == "internal_error" else _OUTCOME_OF_STATUS[self.status]
 
     def response(self) -> flask.Response:
         details = [{"instance": p.instance, "field": p.field, "problem": p.problem} for p in self.details]

@@ -19,5 +19,6 @@ MODEL_VERSION_FIELD = "model_version"
 MEAN_PROBABILITY_FIELD = "mean_probability_of_default"
 """Mean predicted probability of the request's records (successful requests only): the drift signal."""
 
-OUTCOMES: tuple[str, ...] = ("ok", "invalid_input", "too_large", "unsupported", "model_unavailable")
-"""``ok`` is a 2xx; every other outcome is a failed request of the kind its name says."""
+OUTCOMES: tuple[str, ...] = ("ok", "invalid_input", "too_large", "unsupported", "model_unavailable", "internal_error")
+"""``ok`` is a 2xx; every other outcome is a failed request of the kind its name says (``internal_error``: a bug,
+answered 503)."""

@@ -27,7 +27,7 @@ class TrainConfig:
     batch_size: int = 1024
     max_epochs: int = 100
     patience: int = 10
-    ensemble_size: int = 5
+    ensemble_size: int = 1
     """MLPs of the chosen configuration (different seeds) averaged inside the served model."""
     models_dir: Path = Path("models")
     reports_dir: Path = Path("reports")

@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
+import telemetry
+from api import ERROR_STATUSES, ApiError
 from features import FEATURE_NAMES, FEATURES
 from openapi import EXAMPLE_ROWS, document
 from tests.support.records import record
@@ -84,3 +86,10 @@ def test_openapi_document_is_valid_and_its_examples_are_real_rows():
         data = {row["ID"]: tuple(int(row[name]) for name in FEATURE_NAMES) for row in csv.DictReader(handle)}
     for record_id, values in EXAMPLE_ROWS.items():
         assert data[record_id.removeprefix("uci-")] == values
+
+
+def test_every_error_code_logs_an_outcome_the_metrics_know() -> None:
+    outcomes = {code: ApiError(code, "m").outcome for code in ERROR_STATUSES}
+    assert set(outcomes.values()) <= set(telemetry.OUTCOMES)
+    assert outcomes["internal_error"] == "internal_error"  # a bug is told apart from a model that is not ready
+    assert outcomes["model_unavailable"] == "model_unavailable"
