@@ -1,5 +1,6 @@
 # The README's commands. `make demo` and `make test` work on a fresh machine with Python 3.11+.
 SHELL := /bin/bash
+MAKEFLAGS += --no-print-directory
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python

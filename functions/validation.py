@@ -28,11 +28,9 @@ MAX_PROBLEMS = 100
 MAX_SHOWN_NAME = 64
 """Characters of an unknown field's name that an error repeats."""
 
-_FEATURE_KEYS = frozenset(FEATURE_NAMES)
-_FEATURE_KEYS_WITH_ID = _FEATURE_KEYS | {ID_FIELD}
 _GET_FEATURES = itemgetter(*FEATURE_NAMES)
 _INTEGER_COLUMNS = np.array([i for i, feature in enumerate(FEATURES) if feature.kind != "amount"])
-"""Per column: whether the contract wants a JSON integer there (a float is refused, even 1.0)."""
+"""Columns of codes and integers: whole numbers only (54 or 54.0, never 54.5)."""
 _GET_ID = methodcaller("get", ID_FIELD)
 _CODE_COLUMNS = np.array([i for i, feature in enumerate(FEATURES) if feature.codes])
 _CODE_LOWEST = np.array([min(FEATURES[i].codes) for i in _CODE_COLUMNS], dtype=np.float64)

@@ -71,3 +71,12 @@ def test_every_gcloud_logging_query_selects_the_function_as_terraform_does() -> 
 )
 def test_the_guide_names_every_logged_field_outcome_message_and_metric(name: str) -> None:
     assert f"`{name}`" in GUIDE.read_text(), f"the debugging guide does not explain `{name}`"
+
+
+def test_the_guide_lists_exactly_the_outcomes_the_function_logs() -> None:
+    sentence = re.search(r"`outcome` is one of (.*?)\. ", GUIDE.read_text(), re.DOTALL)
+    assert sentence, "the guide does not list the outcomes"
+    listed = re.findall(r"`(\w+)`", sentence[1])
+    assert listed == list(telemetry.OUTCOMES), (
+        f"the guide lists {listed}, functions/telemetry.py has {telemetry.OUTCOMES}"
+    )
