@@ -4,7 +4,7 @@ Two shapes of input, one contract: records (JSON objects keyed by feature name, 
 and rows (argument lists in ``FEATURE_NAMES`` order, as BigQuery sends them, ``validate_rows``).
 Valid input (the common case) takes a vectorised fast path: the values are gathered into one flat
 list (one ``itemgetter`` per record, or the rows chained), and ``_checked_matrix`` checks types,
-finiteness, codes and ranges on whole columns with numpy, for both shapes. Only when that finds
+finiteness, whole numbers, codes and ranges on whole columns with numpy, for both shapes. Only when that finds
 something wrong does each value go through ``Feature.problem``, which words the messages; so every
 path applies the one contract.
 """

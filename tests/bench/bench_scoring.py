@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 SERVING_VENV = ROOT / ".cache" / "bench" / "serving-venv"
 BASELINE_VENV = ROOT / ".cache" / "bench" / "baseline-venv"
 REQUIREMENTS = FUNCTIONS_DIR / "requirements.txt"
-COLD_STARTS = 3
+COLD_STARTS = 5
 Row = tuple[str, str, str, str]
 
 

@@ -28,7 +28,7 @@ INVALID_BODIES = [
     ("string number", GOOD | {"LIMIT_BAL": "20000"}, "invalid_input", [(0, "LIMIT_BAL")]),
     ("boolean", GOOD | {"SEX": True}, "invalid_input", [(0, "SEX")]),
     ("null", GOOD | {"PAY_0": None}, "invalid_input", [(0, "PAY_0")]),
-    ("float code", GOOD | {"EDUCATION": 2.0}, "invalid_input", [(0, "EDUCATION")]),
+    ("fractional code", GOOD | {"EDUCATION": 2.5}, "invalid_input", [(0, "EDUCATION")]),
     ("fractional age", GOOD | {"AGE": 30.5}, "invalid_input", [(0, "AGE")]),
     ("unknown code", GOOD | {"MARRIAGE": 7}, "invalid_input", [(0, "MARRIAGE")]),
     ("age out of range", GOOD | {"AGE": 150}, "invalid_input", [(0, "AGE")]),

@@ -15,7 +15,6 @@ from features import FEATURE_NAMES, FEATURES
 from tests.reliability.records import invalid_value, valid_value
 from validation import MAX_PROBLEMS, Problem, validate_instances, validate_rows
 
-
 VALID_ROW = st.tuples(*(valid_value(feature) for feature in FEATURES)).map(list)
 
 
@@ -41,7 +40,7 @@ def per_value_problems(batch: list[list]) -> list[Problem]:
     return found[:MAX_PROBLEMS]
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(rows())
 def test_rows_path_agrees_with_the_per_value_contract(batch: list[list]) -> None:
     result = validate_rows(batch)
@@ -65,8 +64,20 @@ def test_rows_and_records_paths_agree(batch: list[list]) -> None:
     assert np.array_equal(by_rows.features, by_records.features)
 
 
+VALID = [feature.codes[-1] if feature.codes else int(feature.maximum) for feature in FEATURES]
+
+
+def test_every_json_type_confusion_in_every_argument_is_named() -> None:
+    """JSON values numpy would silently turn into numbers (true, "1") or NaN (null) never pass as numbers."""
+    for column, feature in enumerate(FEATURES):
+        for value in (True, False, None, "1", "1.5", [1], {"x": 1}, float("nan"), float("inf")):
+            row = [*VALID[:column], value, *VALID[column + 1 :]]
+            problem = feature.problem(value)
+            assert problem is not None
+            assert validate_rows([VALID, row]).problems == [Problem(1, feature.name, problem)], (feature.name, value)
+
+
 def test_a_row_of_the_wrong_length_is_a_problem_of_that_row() -> None:
-    valid = [feature.codes[0] if feature.codes else int(feature.minimum) for feature in FEATURES]
-    result = validate_rows([valid, valid[:-1], [*valid, 1]])
+    result = validate_rows([VALID, VALID[:-1], [*VALID, 1]])
     assert [(p.instance, p.field) for p in result.problems] == [(1, ""), (2, "")]
     assert "23 values" in result.problems[0].problem

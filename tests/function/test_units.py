@@ -93,3 +93,16 @@ def test_every_error_code_logs_an_outcome_the_metrics_know() -> None:
     assert set(outcomes.values()) <= set(telemetry.OUTCOMES)
     assert outcomes["internal_error"] == "internal_error"  # a bug is told apart from a model that is not ready
     assert outcomes["model_unavailable"] == "model_unavailable"
+
+
+def test_codes_and_age_take_whole_numbers_written_either_way():
+    as_integers = record(np.array(EXAMPLE_ROWS["uci-3"], dtype=np.float64))
+    whole_floats = {name: float(value) for name, value in as_integers.items()}  # what pandas writes: 24.0
+    both = validate_instances([as_integers, whole_floats])
+    assert both.problems == []
+    np.testing.assert_array_equal(both.features[0], both.features[1])
+    fractional = validate_instances([as_integers | {"AGE": 24.5, "PAY_0": 1.5}])
+    assert [(p.field, p.problem) for p in fractional.problems] == [
+        ("AGE", "must be a whole number, got 24.5"),
+        ("PAY_0", "must be a whole number, got 1.5"),
+    ]
