@@ -12,6 +12,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 
+from features import FEATURE_NAMES
+
 KERAS_FILE = "best_tf_model.keras"
 MODEL_FILE = "model.tflite"
 PREP_FILE = "prep.joblib"
@@ -62,6 +64,11 @@ def parse_manifest(raw: bytes) -> dict:
     if version_from_hashes(hashes) != version:
         raise IntegrityError(
             f"{MANIFEST_FILE} names version {version!r} but its file hashes give {version_from_hashes(hashes)!r}"
+        )
+    if manifest.get("feature_order") != list(FEATURE_NAMES):
+        raise IntegrityError(
+            f"version {version} was trained on features {manifest.get('feature_order')!r}; this code validates "
+            f"requests against {list(FEATURE_NAMES)!r} (ship the model and the contract together)"
         )
     return manifest
 

@@ -10,7 +10,16 @@ import joblib
 import numpy as np
 import pytest
 
-from artifacts import LATEST_POINTER, MANIFEST_FILE, MODEL_FILE, PREP_FILE, VERSION_FILES, parse_manifest, sha256_hex
+from artifacts import (
+    LATEST_POINTER,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    PREP_FILE,
+    VERSION_FILES,
+    IntegrityError,
+    parse_manifest,
+    sha256_hex,
+)
 from scorer import Scorer
 from training import export
 from training.export import ExportError, export_version
@@ -76,3 +85,12 @@ def test_export_refuses_a_model_that_fails_parity(tmp_path, tiny_run, monkeypatc
     written = export_version(served, preprocessor, rows, models_dir, manifest_fields={"note": "parity holds"})
     assert json.loads((written / MANIFEST_FILE).read_text())["note"] == "parity holds"
     assert (models_dir / LATEST_POINTER).read_text().strip() == written.name
+
+
+def test_a_manifest_for_another_feature_contract_is_refused(tiny_run):
+    _, result = tiny_run
+    manifest = json.loads((result.version_dir / MANIFEST_FILE).read_text())
+    assert parse_manifest(json.dumps(manifest).encode())["feature_order"] == manifest["feature_order"]
+    manifest["feature_order"] = list(reversed(manifest["feature_order"]))
+    with pytest.raises(IntegrityError, match="ship the model and the contract together"):
+        parse_manifest(json.dumps(manifest).encode())
