@@ -9,7 +9,6 @@ failed get the same 503, and the next request tries again.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import threading
@@ -27,7 +26,7 @@ from artifacts import (
     parse_manifest,
     verify_file,
 )
-from fast_preprocessing import compile_preprocessor
+from preprocessing import load_preprocessor
 from scorer import Scorer
 
 logger = logging.getLogger("scoring.model_store")
@@ -62,8 +61,6 @@ class LoadedModel:
     version: str
     manifest: dict
     scorer: Scorer
-    preprocessing: str
-    """``compiled`` (the fast path) or why scikit-learn's own ``transform`` is used."""
 
 
 _lock = threading.Lock()
@@ -108,7 +105,6 @@ def get_model() -> LoadedModel:
             extra={
                 "json_fields": {
                     "model_version": model.version,
-                    "preprocessing": model.preprocessing,
                     "load_seconds": round(time.monotonic() - started, 4),
                 }
             },
@@ -163,8 +159,6 @@ def _latest_local() -> tuple[str, str]:
 
 
 def _load() -> LoadedModel:
-    import joblib
-
     model_url, prep_url = artifact_urls()
     folder = _split(model_url)[0]
     fetch = _gcs_fetcher() if model_url.startswith("gs://") else _read_local
@@ -172,9 +166,8 @@ def _load() -> LoadedModel:
     model_bytes = fetch(model_url)
     verify_file(manifest, MODEL_FILE, model_bytes)
     prep_bytes = fetch(prep_url)
-    verify_file(manifest, PREP_FILE, prep_bytes)  # before unpickling: only the published preprocessor runs
-    preprocessor, preprocessing = compile_preprocessor(joblib.load(io.BytesIO(prep_bytes)))
-    return LoadedModel(manifest["version"], manifest, Scorer(model_bytes, preprocessor), preprocessing)
+    verify_file(manifest, PREP_FILE, prep_bytes)  # before unpickling, which admits only known classes anyway
+    return LoadedModel(manifest["version"], manifest, Scorer(model_bytes, load_preprocessor(prep_bytes)))
 
 
 def _read_local(path: str) -> bytes:

@@ -17,7 +17,7 @@ class TrainConfig:
     val_size: float = 0.2
     """Share of the training part held out for validation."""
     preprocessings: tuple[str, ...] = ("standard", "standard-onehot-arcsinh")
-    """Candidate preprocessings (``onehot-quantile`` is available but left out to keep `make train` short)."""
+    """Candidate preprocessings (see ``training.features.PREPROCESSINGS``)."""
     sizes: tuple[tuple[int, ...], ...] = ((64,), (128, 64))
     """Hidden layer widths of the candidate MLPs."""
     dropout: float = 0.5

@@ -1,7 +1,10 @@
 """Export a trained model as a version folder: Keras, LiteRT, preprocessor and manifest.
 
-The export proves itself before it writes: LiteRT's probabilities (through the function's own
-``Scorer``) must equal Keras' within ``PARITY_TOLERANCE`` on the rows it is given.
+The export proves itself before it writes: the function's own reader of ``prep.joblib``
+(``preprocessing.load_preprocessor``, which applies it without scikit-learn) must reproduce
+scikit-learn's ``transform`` within ``PREPROCESSING_TOLERANCE`` on rows spanning the contract, and
+LiteRT's probabilities through the function's ``Scorer`` must equal Keras' within ``PARITY_TOLERANCE``
+on the rows it is given.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from artifacts import (
     version_from_hashes,
 )
 from features import FEATURE_NAMES, TARGET, contract_as_dict
+from preprocessing import UnsupportedPreprocessor, load_preprocessor, probe_rows
 from scorer import Scorer
 
 PARITY_TOLERANCE = 1e-5
+PREPROCESSING_TOLERANCE = 1e-9
 LIBRARIES = ("tensorflow-cpu", "keras", "scikit-learn", "numpy", "ai-edge-litert", "joblib")
 
 
@@ -45,6 +50,23 @@ def to_tflite(model) -> bytes:
     import tensorflow as tf
 
     return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def served_preprocessor_of(preprocessor, prep_bytes: bytes):
+    """How the function will read ``prep_bytes`` (``preprocessor`` saved by joblib), once proven to
+    transform like scikit-learn's own; ExportError if it cannot."""
+    try:
+        served = load_preprocessor(prep_bytes)
+    except UnsupportedPreprocessor as error:
+        raise ExportError(f"the function cannot apply this preprocessor: {error}; not exported") from error
+    probe = probe_rows()
+    difference = float(np.max(np.abs(served.transform(probe) - preprocessor.transform(probe))))
+    if not difference <= PREPROCESSING_TOLERANCE:
+        raise ExportError(
+            f"the function's preprocessing differs from scikit-learn's by {difference:.2e} "
+            f"> {PREPROCESSING_TOLERANCE:.0e}; not exported"
+        )
+    return served
 
 
 def export_version(
@@ -64,11 +86,12 @@ def export_version(
     prep_buffer = io.BytesIO()
     joblib.dump(preprocessor, prep_buffer)
     prep_bytes = prep_buffer.getvalue()
+    served_preprocessor = served_preprocessor_of(preprocessor, prep_bytes)
 
     keras_probabilities = model.predict(
         preprocessor.transform(parity_features).astype(np.float32), verbose=0, batch_size=4096
     ).reshape(-1)
-    litert_probabilities = Scorer(tflite_bytes, joblib.load(io.BytesIO(prep_bytes))).probabilities(parity_features)
+    litert_probabilities = Scorer(tflite_bytes, served_preprocessor).probabilities(parity_features)
     max_difference = float(np.max(np.abs(keras_probabilities - litert_probabilities)))
     if not max_difference <= PARITY_TOLERANCE:
         raise ExportError(f"LiteRT differs from Keras by {max_difference:.2e} > {PARITY_TOLERANCE:.0e}; not exported")

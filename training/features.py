@@ -1,8 +1,9 @@
 """The preprocessors the model selection chooses among, built from scikit-learn's own classes only.
 
-Each takes a float matrix with the columns of ``FEATURE_NAMES`` (numpy, no pandas needed when
-serving) and is saved as ``prep.joblib``; the function unpickles it with scikit-learn alone
-(``np.arcsinh`` is a numpy ufunc, which pickles by reference).
+Each takes a float matrix with the columns of ``FEATURE_NAMES`` and is saved as ``prep.joblib``.
+The function applies it without scikit-learn, so each is made only of the components
+``functions/preprocessing.py`` knows (``COMPONENTS``; ``np.arcsinh`` is a numpy ufunc, which
+pickles by reference); the export proves the function's result equal to scikit-learn's.
 """
 
 from __future__ import annotations
@@ -10,16 +11,15 @@ from __future__ import annotations
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, QuantileTransformer, StandardScaler
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from features import CODE_FEATURES, FEATURE_NAMES, FEATURES_BY_NAME, NUMERIC_FEATURES
 
-PREPROCESSINGS: tuple[str, ...] = ("standard", "standard-onehot-arcsinh", "onehot-quantile")
+PREPROCESSINGS: tuple[str, ...] = ("standard", "standard-onehot-arcsinh")
 """``standard``: every column standardised (codes as numbers). ``standard-onehot-arcsinh``: every
 column standardised as in ``standard``, plus the codes one-hot encoded over the contract's codes,
 plus the amounts through arcsinh then standardised (the network sees the linear, the categorical
-and the compressed view). ``onehot-quantile``: codes one-hot, numeric columns mapped to a normal
-distribution by quantiles."""
+and the compressed view)."""
 
 AMOUNT_FEATURES: tuple[str, ...] = tuple(name for name in NUMERIC_FEATURES if FEATURES_BY_NAME[name].kind == "amount")
 
@@ -48,12 +48,6 @@ def build_preprocessor(kind: str) -> ColumnTransformer:
                 ("codes", _one_hot(), _columns(CODE_FEATURES)),
                 ("amounts", arcsinh, _columns(AMOUNT_FEATURES)),
             ],
-            sparse_threshold=0,
-        )
-    if kind == "onehot-quantile":
-        quantile = QuantileTransformer(n_quantiles=1000, output_distribution="normal", random_state=0)
-        return ColumnTransformer(
-            [("codes", _one_hot(), _columns(CODE_FEATURES)), ("numeric", quantile, _columns(NUMERIC_FEATURES))],
             sparse_threshold=0,
         )
     raise ValueError(f"unknown preprocessing {kind!r}; choose one of {', '.join(PREPROCESSINGS)}")

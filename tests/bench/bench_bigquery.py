@@ -85,11 +85,10 @@ def bigquery_stages(app: flask.Flask, body: bytes, version: Path) -> list[Row]:
     """Thread CPU time of each stage of the 10,000-row call (min of 30), and the alternatives beside them:
     JSON decoding without the duplicate-key check, and validation through one dict per row."""
     import flask
-    import joblib
 
     import api
-    from fast_preprocessing import compile_preprocessor
     from features import FEATURE_NAMES
+    from preprocessing import load_preprocessor
     from scorer import Scorer
     from validation import validate_instances, validate_rows
 
@@ -99,7 +98,7 @@ def bigquery_stages(app: flask.Flask, body: bytes, version: Path) -> list[Row]:
 
     calls = read()["calls"]
     matrix = validate_rows(calls).features
-    preprocessor = compile_preprocessor(joblib.load(version / PREP_FILE))[0]
+    preprocessor = load_preprocessor((version / PREP_FILE).read_bytes())
     scorer = Scorer((version / MODEL_FILE).read_bytes(), preprocessor)
     replies = scorer.probabilities(matrix)
     stages = {
@@ -109,7 +108,7 @@ def bigquery_stages(app: flask.Flask, body: bytes, version: Path) -> list[Row]:
         "  beside it, before: one dict per row + validate_instances": min_cpu_ms(
             lambda: validate_instances([dict(zip(FEATURE_NAMES, call, strict=True)) for call in calls])
         ),
-        "preprocessing (compiled)": min_cpu_ms(lambda: preprocessor.transform(matrix)),
+        "preprocessing": min_cpu_ms(lambda: preprocessor.transform(matrix)),
         "preprocessing + LiteRT": min_cpu_ms(lambda: scorer.probabilities(matrix)),
         "response encoding (json_response)": min_cpu_ms(lambda: api.json_response({"replies": replies.tolist()})),
     }

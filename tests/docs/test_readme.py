@@ -11,11 +11,11 @@ import json
 import re
 from pathlib import Path
 
-import joblib
 import pytest
 
 from api import ERROR_STATUSES
 from artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
+from preprocessing import load_preprocessor
 from scorer import Scorer
 from tests.docs import project
 from tests.docs.markdown import first_code, relative_links, section, tables
@@ -151,7 +151,7 @@ def test_example_answers_are_what_the_named_version_scores() -> None:
     (shown,) = re.findall(r"^```json\n(.*?)^```", local, re.MULTILINE | re.DOTALL)
     answers = json_values(shown)
     assert len(answers) == len(posts) >= 2
-    scorer = Scorer((folder / MODEL_FILE).read_bytes(), joblib.load(folder / PREP_FILE))
+    scorer = Scorer((folder / MODEL_FILE).read_bytes(), load_preprocessor((folder / PREP_FILE).read_bytes()))
     for command, answer in zip(posts, answers, strict=True):
         kind, instances = expected_answer(request_body(command))
         assert kind == "predictions" and answer["model_version"] == version

@@ -1,4 +1,4 @@
-"""In-process checks of the pieces the server is made of: validation, the fast preprocessing path, OpenAPI."""
+"""In-process checks of the pieces the server is made of: validation, OpenAPI."""
 
 from __future__ import annotations
 
@@ -18,35 +18,12 @@ from openapi import EXAMPLE_ROWS, document
 from tests.support.records import record
 from tests.support.tiny_model import DEFAULT_DATA, load_rows
 from training.data import DATA_ENV
-from training.features import PREPROCESSINGS, build_preprocessor
 from validation import validate_instances
 
 
 @pytest.fixture(scope="module")
 def rows() -> np.ndarray:
     return load_rows(2000, seed=3)[0]
-
-
-@pytest.mark.parametrize("kind", PREPROCESSINGS)
-def test_fast_path_compiles_every_training_preprocessor_and_equals_scikit_learn(rows, kind):
-    from fast_preprocessing import CompiledPreprocessor, compile_preprocessor
-
-    fitted = build_preprocessor(kind).fit(rows)
-    compiled, how = compile_preprocessor(fitted)
-    assert how == "compiled" and isinstance(compiled, CompiledPreprocessor)
-    np.testing.assert_array_equal(compiled.transform(rows), fitted.transform(rows))
-    np.testing.assert_array_equal(compiled.transform(rows[:1]), fitted.transform(rows[:1]))
-
-
-def test_fast_path_keeps_scikit_learn_for_what_it_does_not_know(rows):
-    from sklearn.compose import ColumnTransformer
-    from sklearn.preprocessing import MinMaxScaler
-
-    from fast_preprocessing import compile_preprocessor
-
-    fitted = ColumnTransformer([("all", MinMaxScaler(), list(range(len(FEATURE_NAMES))))]).fit(rows)
-    kept, how = compile_preprocessor(fitted)
-    assert kept is fitted and how.startswith("scikit-learn") and "MinMaxScaler" in how
 
 
 def test_valid_rows_take_the_fast_path_and_keep_their_values(rows):

@@ -9,7 +9,6 @@ call the scenarios, and ``make reliability`` prints their rows.
 
 from __future__ import annotations
 
-import io
 import json
 import signal
 import socket
@@ -19,12 +18,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 
 from artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
 from features import FEATURE_NAMES
 from model_store import FETCH_TIMEOUT_ENV
+from preprocessing import load_preprocessor
 from scorer import Scorer
 from tests.reliability.faultproxy import FaultProxy
 from tests.reliability.hostile import SAMPLE_RECORD
@@ -87,9 +86,7 @@ class FaultBench:
 
 def expected_probability(version_dir: Path) -> float:
     """The probability the version gives ``SAMPLE_RECORD``, computed here from its files."""
-    scorer = Scorer(
-        (version_dir / MODEL_FILE).read_bytes(), joblib.load(io.BytesIO((version_dir / PREP_FILE).read_bytes()))
-    )
+    scorer = Scorer((version_dir / MODEL_FILE).read_bytes(), load_preprocessor((version_dir / PREP_FILE).read_bytes()))
     row = np.array([[SAMPLE_RECORD[name] for name in FEATURE_NAMES]], dtype=np.float64)
     return float(scorer.probabilities(row)[0])
 

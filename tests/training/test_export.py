@@ -1,5 +1,5 @@
 """The exported version: manifest hashes match the files, LiteRT equals Keras, and a model failing
-parity is refused without writing anything."""
+parity, or a preprocessor the function cannot apply, is refused without writing anything."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from artifacts import (
     parse_manifest,
     sha256_hex,
 )
+from features import FEATURE_NAMES
+from preprocessing import load_preprocessor
 from scorer import Scorer
 from training import export
 from training.export import ExportError, export_version
@@ -55,7 +57,8 @@ def test_litert_equals_keras_on_the_exported_version(tiny_run):
     rows = np.random.default_rng(0).normal(size=(200, 23)) * 1000 + 1000  # plausible-ish raw matrices
     keras_model = keras.saving.load_model(result.version_dir / "best_tf_model.keras")
     expected = keras_model.predict(preprocessor.transform(rows).astype(np.float32), verbose=0).reshape(-1)
-    served = Scorer((result.version_dir / MODEL_FILE).read_bytes(), preprocessor).probabilities(rows)
+    served_preprocessor = load_preprocessor((result.version_dir / PREP_FILE).read_bytes())
+    served = Scorer((result.version_dir / MODEL_FILE).read_bytes(), served_preprocessor).probabilities(rows)
     assert np.max(np.abs(served - expected)) <= export.PARITY_TOLERANCE
     assert result.manifest["litert_keras_max_difference"] <= export.PARITY_TOLERANCE
 
@@ -85,6 +88,18 @@ def test_export_refuses_a_model_that_fails_parity(tmp_path, tiny_run, monkeypatc
     written = export_version(served, preprocessor, rows, models_dir, manifest_fields={"note": "parity holds"})
     assert json.loads((written / MANIFEST_FILE).read_text())["note"] == "parity holds"
     assert (models_dir / LATEST_POINTER).read_text().strip() == written.name
+
+
+def test_export_refuses_a_preprocessor_the_function_cannot_apply(tmp_path, tiny_run):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import MinMaxScaler
+
+    rows = np.random.default_rng(2).normal(size=(50, 23)) * 1000 + 1000
+    preprocessor = ColumnTransformer([("all", MinMaxScaler(), list(range(len(FEATURE_NAMES))))]).fit(rows)
+    models_dir = tmp_path / "models"
+    with pytest.raises(ExportError, match=r"the function cannot apply this preprocessor: .*MinMaxScaler"):
+        export_version(_tiny_model(3, len(FEATURE_NAMES)), preprocessor, rows, models_dir, manifest_fields={})
+    assert not models_dir.exists()
 
 
 def test_a_manifest_for_another_feature_contract_is_refused(tiny_run):

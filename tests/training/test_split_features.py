@@ -10,6 +10,7 @@ import joblib
 import numpy as np
 import pytest
 
+from tests.support import FUNCTIONS_DIR
 from training.data import load_dataset
 from training.features import PREPROCESSINGS, build_preprocessor
 from training.split import split_dataset
@@ -50,13 +51,15 @@ def test_preprocessor_round_trip(tmp_path, data, kind):
     np.testing.assert_array_equal(restored.transform(x), preprocessor.transform(x))
     assert np.isfinite(preprocessor.transform(x)).all()
 
-    # The function unpickles it with scikit-learn alone: no training code on the path.
+    # The function applies it with neither scikit-learn, SciPy, joblib nor training code importable.
     (tmp_path / "prep.joblib").write_bytes(buffer.getvalue())
     np.save(tmp_path / "x.npy", x[:20])
     np.save(tmp_path / "expected.npy", preprocessor.transform(x[:20]))
     code = (
-        "import joblib, numpy as np, sys; assert 'training' not in sys.modules; "
-        "p = joblib.load('prep.joblib'); "
+        f"import sys; sys.path.insert(0, {str(FUNCTIONS_DIR)!r}); "
+        "sys.modules.update(sklearn=None, scipy=None, joblib=None, training=None); "
+        "import numpy as np; from preprocessing import load_preprocessor; "
+        "p = load_preprocessor(open('prep.joblib', 'rb').read()); "
         "np.testing.assert_array_equal(p.transform(np.load('x.npy')), np.load('expected.npy'))"
     )
     done = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, capture_output=True, text=True)

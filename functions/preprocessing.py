@@ -1,0 +1,183 @@
+"""A model version's fitted preprocessor (``prep.joblib``), read and applied without scikit-learn.
+
+Training fits a scikit-learn ``ColumnTransformer`` and saves it with ``joblib.dump``. The function
+reads that file with a restricted unpickler: only the scikit-learn classes in ``COMPONENTS``, numpy
+arrays, dtypes, scalars and ufuncs may appear; each estimator becomes a ``Fitted`` record of its
+fitted attributes; anything else is refused before it is created, so unpickling runs no code of
+the file's choosing. ``load_preprocessor`` then applies the fitted parameters (scaler means and
+scales, one-hot categories, ufuncs) with numpy. Serving therefore needs neither scikit-learn nor
+SciPy (about 200 MB installed and over a second of cold start) nor joblib's import.
+
+Training proves the equivalence before it writes a version: ``training.export`` compares
+``transform`` here with scikit-learn's own on ``probe_rows`` and scores its parity rows through it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import math
+import pickle
+from collections.abc import Callable
+
+import numpy as np
+
+from features import FEATURE_NAMES, FEATURES
+
+Block = Callable[[np.ndarray], np.ndarray]
+COMPONENTS = frozenset({"ColumnTransformer", "Pipeline", "StandardScaler", "OneHotEncoder", "FunctionTransformer"})
+"""The scikit-learn classes a served preprocessor may be made of."""
+_NUMPY_MODULES = frozenset({"numpy", "numpy._core.multiarray", "numpy.core.multiarray"})
+_NUMPY_HELPERS = frozenset({"dtype", "ndarray", "scalar"})
+PROBE_ROWS = 512
+
+
+class UnsupportedPreprocessor(ValueError):
+    """``prep.joblib`` holds something the function does not apply."""
+
+
+class Fitted:
+    """A scikit-learn estimator's fitted attributes, without its class (``kind`` is the class name)."""
+
+    kind = ""
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+
+_FITTED_CLASSES = {name: type(name, (Fitted,), {"kind": name}) for name in COMPONENTS}
+
+
+class _ArrayHeader:
+    """joblib's ``NumpyArrayWrapper``: an array's shape, order and dtype; its bytes follow in the file."""
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    def read(self, source: io.BytesIO) -> np.ndarray:
+        dtype: np.dtype = self.dtype
+        if dtype.hasobject or self.subclass is not np.ndarray:
+            raise UnsupportedPreprocessor(f"prep.joblib holds an array of {dtype} / {self.subclass.__name__}")
+        if getattr(self, "numpy_array_alignment_bytes", None) is not None:
+            source.read(source.read(1)[0])  # one byte giving the padding length, then the padding
+        size = math.prod(self.shape) * dtype.itemsize
+        data = source.read(size)
+        if len(data) != size:
+            raise UnsupportedPreprocessor("prep.joblib ends inside an array")
+        array = np.frombuffer(data, dtype=dtype).astype(dtype.newbyteorder("="))
+        return array.reshape(self.shape[::-1]).T if self.order == "F" else array.reshape(self.shape)
+
+
+class _RestrictedUnpickler(pickle._Unpickler):
+    """Unpickles ``joblib.dump`` output, admitting only the classes a served preprocessor needs."""
+
+    dispatch = pickle._Unpickler.dispatch.copy()
+
+    def __init__(self, source: io.BytesIO) -> None:
+        super().__init__(source)
+        self._source = source
+
+    def find_class(self, module: str, name: str) -> object:
+        if module.partition(".")[0] == "sklearn" and name in COMPONENTS:
+            return _FITTED_CLASSES[name]
+        if (module, name) == ("joblib.numpy_pickle", "NumpyArrayWrapper"):
+            return _ArrayHeader
+        if (module, name) == ("builtins", "slice"):
+            return slice
+        if module in _NUMPY_MODULES:
+            value = getattr(importlib.import_module(module), name, None)
+            numpy_type = isinstance(value, type) and issubclass(value, np.generic)
+            if name in _NUMPY_HELPERS or isinstance(value, np.ufunc) or numpy_type:
+                return value
+        raise UnsupportedPreprocessor(f"prep.joblib refers to {module}.{name}, which the function does not load")
+
+    def load_build(self) -> None:
+        super().load_build()
+        if isinstance(self.stack[-1], _ArrayHeader):  # joblib wrote the array's bytes right after it
+            self.stack[-1] = self.stack[-1].read(self._source)
+
+    dispatch[pickle.BUILD[0]] = load_build
+
+
+class Preprocessor:
+    """The fitted transformation: ``transform(matrix)`` maps rows in ``FEATURE_NAMES`` order to model input."""
+
+    def __init__(self, blocks: list[tuple[slice, np.ndarray, Block]], width: int) -> None:
+        self._blocks, self.width = blocks, width
+
+    def transform(self, matrix: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+        out = np.empty((matrix.shape[0], self.width), dtype=dtype)
+        for target, columns, block in self._blocks:
+            out[:, target] = block(matrix[:, columns])
+        return out
+
+
+def load_preprocessor(data: bytes) -> Preprocessor:
+    """The preprocessor saved in ``data`` (a ``prep.joblib`` file); UnsupportedPreprocessor if it
+    holds anything else than the ``COMPONENTS`` this module applies."""
+    try:
+        root = _RestrictedUnpickler(io.BytesIO(data)).load()
+    except (pickle.UnpicklingError, EOFError, IndexError) as error:
+        raise UnsupportedPreprocessor(f"prep.joblib is not a readable joblib file ({error})") from error
+    if getattr(root, "kind", None) != "ColumnTransformer":
+        raise UnsupportedPreprocessor(f"prep.joblib holds a {type(root).__name__}, not a ColumnTransformer")
+    if root.n_features_in_ != len(FEATURE_NAMES) or root.transformer_weights is not None or root.sparse_output_:
+        raise UnsupportedPreprocessor(
+            f"the ColumnTransformer must take the {len(FEATURE_NAMES)} features, unweighted, with dense output"
+        )
+    blocks = []
+    for name, transformer, columns in root.transformers_:
+        target = root.output_indices_[name]
+        if transformer == "drop" or target.stop == target.start:
+            continue
+        block = _identity if transformer == "passthrough" else _compile(transformer)
+        blocks.append((target, np.asarray(columns), block))
+    return Preprocessor(blocks, max((target.stop for target, _, _ in blocks), default=0))
+
+
+def probe_rows(rows: int = PROBE_ROWS, seed: int = 0) -> np.ndarray:
+    """Rows spanning the contract: every code, and values across each range on a log scale."""
+    rng = np.random.default_rng(seed)
+    columns = []
+    for feature in FEATURES:
+        if feature.codes:
+            columns.append(np.resize(np.array(feature.codes, dtype=np.float64), rows))
+        elif feature.kind == "integer":
+            columns.append(rng.integers(feature.minimum, feature.maximum, rows, endpoint=True).astype(np.float64))
+        else:
+            magnitude = np.expm1(rng.uniform(0, np.log1p(max(abs(feature.minimum), feature.maximum)), rows))
+            sign = np.where(rng.random(rows) < 0.5, -1.0, 1.0) if feature.minimum < 0 else 1.0
+            columns.append(np.clip(np.round(sign * magnitude), feature.minimum, feature.maximum))
+    return np.column_stack(columns)
+
+
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def _compile(component: object) -> Block:
+    kind = getattr(component, "kind", type(component).__name__)
+    if kind == "Pipeline":
+        steps = [_compile(step) for _, step in component.steps if step not in (None, "passthrough")]
+        return lambda x: _chain(steps, x)
+    if kind == "StandardScaler":
+        mean = component.mean_ if component.with_mean else 0.0
+        scale = component.scale_ if component.with_std else 1.0
+        return lambda x: (x - mean) / scale
+    if kind == "OneHotEncoder":
+        if component.drop_idx_ is not None or component._infrequent_enabled or component.handle_unknown != "ignore":
+            raise UnsupportedPreprocessor("OneHotEncoder with drop, infrequent categories or errors on unknown codes")
+        source = np.concatenate([np.full(len(c), j) for j, c in enumerate(component.categories_)])
+        values = np.concatenate(component.categories_).astype(np.float64)
+        return lambda x: x[:, source] == values
+    if kind == "FunctionTransformer":
+        if not isinstance(component.func, np.ufunc) or component.kw_args or component.validate:
+            raise UnsupportedPreprocessor("FunctionTransformer other than a plain numpy ufunc")
+        return component.func
+    raise UnsupportedPreprocessor(f"{kind} is not one of the components the function applies")
+
+
+def _chain(steps: list[Block], x: np.ndarray) -> np.ndarray:
+    for step in steps:
+        x = step(x)
+    return x
