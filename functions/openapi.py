@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from api import ERROR_STATUSES, JSON_MEDIA_TYPE, MAX_BODY_BYTES, MAX_INSTANCES
+from bigquery import ARGUMENT_NAMES
 from features import FEATURE_NAMES, FEATURES
 from validation import ID_FIELD, MAX_ID_LENGTH
 
@@ -47,15 +48,16 @@ def example_record(record_id: str) -> dict:
     return dict(zip(FEATURE_NAMES, EXAMPLE_ROWS[record_id], strict=True))
 
 
-def _json(schema_ref: str, example: object | None = None) -> dict:
-    content: dict = {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}
+def _ref(schema: str) -> dict:
+    return {"$ref": f"#/components/schemas/{schema}"}
+
+
+def _json(*schemas: str, example: object | None = None) -> dict:
+    """Content of one of ``schemas`` (``oneOf`` when there are several)."""
+    content: dict = {"schema": _ref(schemas[0]) if len(schemas) == 1 else {"oneOf": [_ref(s) for s in schemas]}}
     if example is not None:
         content["example"] = example
     return {JSON_MEDIA_TYPE: content}
-
-
-def _error(description: str) -> dict:
-    return {"description": description, "content": _json("Error")}
 
 
 _ERRORS_BY_STATUS: dict[int, str] = {
@@ -69,8 +71,20 @@ _ERRORS_BY_STATUS: dict[int, str] = {
 }
 
 
-def _errors(*statuses: int) -> dict:
-    responses = {str(status): _error(_ERRORS_BY_STATUS[status]) for status in statuses}
+_BIGQUERY_KEYS = ("requestId", "caller", "sessionUser", "userDefinedContext")
+_BIGQUERY_STATUSES = frozenset({400, 413, 503})
+"""Statuses a BigQuery call can get, answered as ``BigQueryError``."""
+
+
+def _errors(*statuses: int, bigquery: bool = False) -> dict:
+    """The documented error responses; with ``bigquery``, those a BigQuery call gets may also be ``BigQueryError``."""
+    responses = {
+        str(status): {
+            "description": _ERRORS_BY_STATUS[status],
+            "content": _json("Error", "BigQueryError") if bigquery and status in _BIGQUERY_STATUSES else _json("Error"),
+        }
+        for status in statuses
+    }
     if 405 in statuses:
         responses["405"]["headers"] = {"Allow": {"schema": {"type": "string"}, "description": "Allowed methods."}}
     if 503 in statuses:
@@ -128,6 +142,48 @@ def _schemas() -> dict:
             "required": ["predictions", "model_version"],
             "additionalProperties": False,
         },
+        "BigQueryRequest": {
+            "type": "object",
+            "description": "A BigQuery remote-function call, as BigQuery sends it for `SELECT default_risk("
+            + ", ".join(ARGUMENT_NAMES)
+            + ")`: one argument list per row in `calls`, in that order. Recognised by its `calls` key; "
+            "the other keys are BigQuery's and are not used.",
+            "properties": {
+                # BigQuery's own keys: sent with every call, read by nothing here, so any value is accepted.
+                **{key: {"description": "Sent by BigQuery; not used."} for key in _BIGQUERY_KEYS},
+                "calls": {
+                    "type": "array",
+                    "maxItems": MAX_INSTANCES,
+                    "items": {
+                        "type": "array",
+                        "prefixItems": [feature.as_json_schema() for feature in FEATURES],
+                        "minItems": len(FEATURES),
+                        "maxItems": len(FEATURES),
+                    },
+                },
+            },
+            "required": ["calls"],
+        },
+        "BigQueryReplies": {
+            "type": "object",
+            "properties": {
+                "replies": {
+                    "type": "array",
+                    "items": {"type": "number", "minimum": 0, "maximum": 1},
+                    "description": "The probability of default of each call, in call order.",
+                }
+            },
+            "required": ["replies"],
+            "additionalProperties": False,
+        },
+        "BigQueryError": {
+            "type": "object",
+            "description": "An error answered to a BigQuery call: the query fails at once on 400 and 413, "
+            "BigQuery retries 503. The message names the row and the argument.",
+            "properties": {"errorMessage": {"type": "string"}},
+            "required": ["errorMessage"],
+            "additionalProperties": False,
+        },
         "Health": {
             "type": "object",
             "properties": {
@@ -180,7 +236,7 @@ def document() -> dict:
     batch = {"instances": [{ID_FIELD: record_id, **example_record(record_id)} for record_id in EXAMPLE_ROWS]}
     health = {
         "description": "Liveness and the loaded model's version; never loads the model.",
-        "content": _json("Health", {"status": "ok", "model_loaded": False, "model_version": None}),
+        "content": _json("Health", example={"status": "ok", "model_loaded": False, "model_version": None}),
     }
     return {
         "openapi": "3.1.0",
@@ -202,15 +258,17 @@ def document() -> dict:
                     "operationId": "predict",
                     "summary": "Score records",
                     "description": 'Either `{"instances": [record, ...]}` or one bare record; predictions come '
-                    "back in request order. The model loads on the first request of an instance.",
+                    "back in request order. BigQuery remote-function calls (`calls`) come here too and get "
+                    "`replies` or an `errorMessage`. The model loads on the first request of an instance.",
                     "requestBody": {
                         "required": True,
                         "content": {
                             JSON_MEDIA_TYPE: {
                                 "schema": {
                                     "oneOf": [
-                                        {"$ref": "#/components/schemas/Instances"},
-                                        {"$ref": "#/components/schemas/Record"},
+                                        _ref("Instances"),
+                                        _ref("Record"),
+                                        _ref("BigQueryRequest"),
                                     ]
                                 },
                                 # Named examples, in the order /docs offers them (docs_page; the first is pre-filled).
@@ -221,13 +279,26 @@ def document() -> dict:
                                         "summary": "An invalid record (answered 400, naming each field)",
                                         "value": {**single, "AGE": 16, "PAY_0": 12},
                                     },
+                                    "bigquery": {
+                                        "summary": "A BigQuery remote-function call (two rows)",
+                                        "value": {
+                                            "requestId": "124ab1c",
+                                            "caller": "//bigquery.googleapis.com/projects/my-project/jobs/my-job",
+                                            "sessionUser": "analyst@example.com",
+                                            "userDefinedContext": {},
+                                            "calls": [list(EXAMPLE_ROWS["uci-1"]), list(EXAMPLE_ROWS["uci-2"])],
+                                        },
+                                    },
                                 },
                             }
                         },
                     },
                     "responses": {
-                        "200": {"description": "One prediction per record.", "content": _json("Predictions")},
-                        **_errors(400, 405, 413, 415, 503),
+                        "200": {
+                            "description": "One prediction per record (one reply per call for BigQuery).",
+                            "content": _json("Predictions", "BigQueryReplies"),
+                        },
+                        **_errors(400, 405, 413, 415, 503, bigquery=True),
                     },
                 },
                 "get": {"operationId": "health", "summary": "Health", "responses": {"200": health, **_errors(405)}},

@@ -2,7 +2,7 @@
 
 The payloads have exactly the shape BigQuery sends; the answers are checked the way BigQuery reads
 them: ``replies`` in call order with 200, ``errorMessage`` with 400 (the query fails at once) or 503
-(BigQuery retries).
+(BigQuery retries); each answer as the function's OpenAPI document describes it.
 """
 
 from __future__ import annotations
@@ -15,10 +15,19 @@ import pytest
 from api import MAX_INSTANCES
 from bigquery import ARGUMENT_NAMES
 from features import FEATURE_NAMES
+from openapi import document
 from telemetry import INSTANCES_FIELD, MODEL_VERSION_FIELD, OUTCOME_FIELD, STATUS_FIELD
-from tests.support.http import post_json, request_logs
+from tests.support.http import Response, post_json, request_logs
 from tests.support.local_cloud import Server
+from tests.support.openapi_check import assert_conforms
 from tests.support.tiny_model import load_rows
+
+
+def post_call(server: Server, calls: object, timeout: float = 30) -> Response:
+    """POST a BigQuery request for ``calls``; the answer, checked against the OpenAPI document."""
+    answer = post_json(server.url, bigquery_request(calls), timeout=timeout)
+    assert_conforms(document(), "/", "POST", answer)
+    return answer
 
 
 def bigquery_request(calls: list) -> dict:
@@ -47,7 +56,7 @@ def instances_probabilities(server: Server, calls: list[list[int]]) -> list[floa
 
 def test_one_row_is_scored_like_the_instances_api(scoring_server: Server) -> None:
     calls = book(1)
-    answer = post_json(scoring_server.url, bigquery_request(calls))
+    answer = post_call(scoring_server, calls)
     assert answer.status == 200, answer.json
     assert set(answer.json) == {"replies"}
     (probability,) = answer.json["replies"]
@@ -57,7 +66,7 @@ def test_one_row_is_scored_like_the_instances_api(scoring_server: Server) -> Non
 
 def test_ten_thousand_rows_come_back_in_call_order(scoring_server: Server) -> None:
     calls = book(10_000)
-    answer = post_json(scoring_server.url, bigquery_request(calls), timeout=60)
+    answer = post_call(scoring_server, calls, timeout=60)
     assert answer.status == 200, answer.json
     replies = answer.json["replies"]
     assert len(replies) == 10_000
@@ -71,9 +80,9 @@ def test_ten_thousand_rows_come_back_in_call_order(scoring_server: Server) -> No
 def test_bigquery_requests_write_the_request_log_line(scoring_server: Server) -> None:
     request_id_marker = len(request_logs(scoring_server.output()))
     calls = book(7, seed=5)
-    assert post_json(scoring_server.url, bigquery_request(calls)).status == 200
+    assert post_call(scoring_server, calls).status == 200
     calls[3][4] = 150
-    assert post_json(scoring_server.url, bigquery_request(calls)).status == 400
+    assert post_call(scoring_server, calls).status == 400
     ok, invalid = request_logs(scoring_server.output())[request_id_marker:][-2:]
     assert (ok[STATUS_FIELD], ok[OUTCOME_FIELD], ok[INSTANCES_FIELD]) == (200, "ok", 7)
     assert ok[MODEL_VERSION_FIELD]
@@ -83,7 +92,7 @@ def test_bigquery_requests_write_the_request_log_line(scoring_server: Server) ->
 def test_null_argument_names_row_and_argument(scoring_server: Server) -> None:
     calls = book(3)
     calls[2][4] = None
-    answer = post_json(scoring_server.url, bigquery_request(calls))
+    answer = post_call(scoring_server, calls)
     assert answer.status == 400
     assert set(answer.json) == {"errorMessage"}
     message = answer.json["errorMessage"]
@@ -110,7 +119,7 @@ def test_bad_value_names_row_argument_and_problem(
     calls = book(4)
     position = ARGUMENT_NAMES.index(argument)
     calls[1][position] = value
-    answer = post_json(scoring_server.url, bigquery_request(calls))
+    answer = post_call(scoring_server, calls)
     assert answer.status == 400
     message = answer.json["errorMessage"]
     assert f"row 1 of 4 in this batch, argument {position + 1} ({argument}): " in message
@@ -121,7 +130,7 @@ def test_every_problem_is_counted_and_the_first_ones_shown(scoring_server: Serve
     calls = book(20)
     for row in calls:
         row[4] = 17
-    message = post_json(scoring_server.url, bigquery_request(calls)).json["errorMessage"]
+    message = post_call(scoring_server, calls).json["errorMessage"]
     assert message.count("(age): must be between 18 and 100, got 17") == 5
     assert message.endswith("and 15 more problems")
 
@@ -130,7 +139,7 @@ def test_every_problem_is_counted_and_the_first_ones_shown(scoring_server: Serve
 def test_wrong_arity_is_a_clear_error(scoring_server: Server, arguments: int) -> None:
     calls = book(2)
     calls[1] = (calls[1] + [0])[:arguments]
-    answer = post_json(scoring_server.url, bigquery_request(calls))
+    answer = post_call(scoring_server, calls)
     assert answer.status == 400
     message = answer.json["errorMessage"]
     assert "row 1 of 2 in this batch: default_risk takes 23 arguments" in message
@@ -139,13 +148,13 @@ def test_wrong_arity_is_a_clear_error(scoring_server: Server, arguments: int) ->
 
 @pytest.mark.parametrize("calls", [None, {"0": [1]}, "[[1, 2]]"])
 def test_calls_that_are_not_a_list_are_rejected(scoring_server: Server, calls: object) -> None:
-    answer = post_json(scoring_server.url, bigquery_request(calls))
+    answer = post_call(scoring_server, calls)
     assert answer.status == 400
     assert "'calls' must be a list of argument lists" in answer.json["errorMessage"]
 
 
 def test_more_rows_than_accepted_asks_for_smaller_batches(scoring_server: Server) -> None:
-    answer = post_json(scoring_server.url, bigquery_request([[0]] * (MAX_INSTANCES + 1)))
+    answer = post_call(scoring_server, [[0]] * (MAX_INSTANCES + 1))
     assert answer.status == 413
     assert f"at most {MAX_INSTANCES} are accepted" in answer.json["errorMessage"]
     assert "max_batching_rows" in answer.json["errorMessage"]
@@ -156,7 +165,7 @@ def test_model_not_ready_is_retryable_503(start_function, emulator: Server) -> N
         name: url.replace("/models/", "/models/v000000000000-missing/") for name, url in emulator.model_urls.items()
     }
     server = start_function(**missing)
-    answer = post_json(server.url, bigquery_request(book(2)))
+    answer = post_call(server, book(2))
     assert answer.status == 503
     assert set(answer.json) == {"errorMessage"}
     assert "could not be loaded" in answer.json["errorMessage"]

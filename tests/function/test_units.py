@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 import telemetry
@@ -63,6 +64,15 @@ def test_openapi_document_is_valid_and_its_examples_are_real_rows():
         data = {row["ID"]: tuple(int(row[name]) for name in FEATURE_NAMES) for row in csv.DictReader(handle)}
     for record_id, values in EXAMPLE_ROWS.items():
         assert data[record_id.removeprefix("uci-")] == values
+
+
+def test_openapi_request_examples_match_its_schema_but_the_invalid_one():
+    spec = document()
+    content = spec["paths"]["/"]["post"]["requestBody"]["content"]["application/json"]
+    schema = Draft202012Validator({"components": spec["components"], **content["schema"]})
+    assert {"single", "batch", "invalid", "bigquery"} <= content["examples"].keys()
+    for name, example in content["examples"].items():
+        assert schema.is_valid(example["value"]) == (name != "invalid"), name
 
 
 def test_every_error_code_logs_an_outcome_the_metrics_know() -> None:
