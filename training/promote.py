@@ -2,9 +2,10 @@
 
 ``models/PROMOTED`` names one version; that version's folder ``models/<version>/`` is committed
 beside it (``make promote`` stages both with ``git add -f``; the rest of ``models/`` stays ignored).
-A version is promoted only when its files match its manifest and its test metrics pass the quality
-gate of ``training.gate``. The deploy workflow runs ``--check`` to learn the declared version (or to
-vet a rollback version) before it touches the cloud.
+A version is promoted only when its files match its manifest, its test metrics pass the quality
+gate of ``training.gate``, and this commit's function can serve it (its files load and score
+as they will in the function). The deploy workflow runs ``--check`` to learn the declared version
+(or to vet a rollback version) before it touches the cloud.
 
     python -m training.promote [VERSION] [--models-dir DIR]          # promote (default: models/LATEST)
     python -m training.promote --check [VERSION] [--models-dir DIR]  # vet (default: models/PROMOTED)
@@ -18,7 +19,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from artifacts import LATEST_POINTER
+import numpy as np
+
+from artifacts import LATEST_POINTER, MODEL_FILE, PREP_FILE
+from preprocessing import UnsupportedPreprocessor, load_preprocessor, probe_rows
+from scorer import Scorer
 from training.gate import check_quality_gate
 from training.publish import DEFAULT_MODELS_DIR, PublishError, read_local_version, resolve_version_dir
 
@@ -42,17 +47,29 @@ def declared_version(models_dir: Path) -> str:
 
 
 def vet_version(models_dir: Path, version: str | None) -> str:
-    """Check that ``version`` (default: the one LATEST names) is complete, intact and passes the gate."""
+    """Check that ``version`` (default: the one LATEST names) is complete, intact, passes the gate and
+    can be served by this commit's function."""
     if version is not None and (not version or Path(version).name != version or version.startswith(".")):
         raise PromotionError(f"{version!r} is not a version name (a folder name under {models_dir})")
     try:
-        manifest, _ = read_local_version(resolve_version_dir(models_dir, version))
+        manifest, files = read_local_version(resolve_version_dir(models_dir, version))
     except PublishError as error:
         raise PromotionError(str(error)) from error
     failures = check_quality_gate(manifest)
     if failures:
         raise PromotionError(f"version {manifest['version']} misses the quality gate: " + "; ".join(failures))
+    check_servable(manifest["version"], files)
     return manifest["version"]
+
+
+def check_servable(version: str, files: dict[str, bytes]) -> None:
+    """Load the version's files as the function does and score rows spanning the contract."""
+    try:
+        probabilities = Scorer(files[MODEL_FILE], load_preprocessor(files[PREP_FILE])).probabilities(probe_rows())
+    except (UnsupportedPreprocessor, ValueError) as error:
+        raise PromotionError(f"version {version} cannot be served by this function: {error}") from error
+    if not np.all((probabilities >= 0) & (probabilities <= 1)):
+        raise PromotionError(f"version {version} cannot be served by this function: it scores outside [0, 1]")
 
 
 def promote(models_dir: Path, version: str | None = None) -> str:

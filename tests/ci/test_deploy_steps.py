@@ -8,14 +8,27 @@ functions-framework server serving a tiny real model.
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import joblib
+import numpy as np
 import pytest
 
-from artifacts import LATEST_POINTER, MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE, VERSION_FILES
+from artifacts import (
+    LATEST_POINTER,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    MODELS_PREFIX,
+    PREP_FILE,
+    VERSION_FILES,
+    sha256_hex,
+    version_from_hashes,
+)
+from features import FEATURE_NAMES
 from tests.ci.workflows import DEPLOY_WORKFLOW, ROOT, github_outputs, load, run_step, step
 from tests.support.gcs import storage_client
 from tests.support.local_cloud import Server, emulator_env, storage_emulator
@@ -162,6 +175,27 @@ def test_promotion_refuses_a_version_below_the_gate_or_with_damaged_files(
     (models / tiny_version_dir.name / PREP_FILE).write_bytes(b"not the preprocessor")
     with pytest.raises(PromotionError, match=PREP_FILE):
         promote(models, tiny_version_dir.name)
+    assert not (models / PROMOTED_POINTER).exists()
+
+
+def test_promotion_refuses_a_version_the_function_cannot_serve(tmp_path: Path, tiny_version_dir: Path) -> None:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import MinMaxScaler
+
+    models = workspace(tmp_path, tiny_version_dir, PASSING) / MODELS_PREFIX
+    folder = models / tiny_version_dir.name
+    rows = np.random.default_rng(0).normal(size=(50, len(FEATURE_NAMES)))
+    prep = io.BytesIO()
+    joblib.dump(ColumnTransformer([("all", MinMaxScaler(), list(range(len(FEATURE_NAMES))))]).fit(rows), prep)
+    (folder / PREP_FILE).write_bytes(prep.getvalue())
+    # A complete, intact version (its name the hash of its files): only servability is wrong.
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    manifest["files"][PREP_FILE] = {"sha256": sha256_hex(prep.getvalue()), "bytes": len(prep.getvalue())}
+    manifest["version"] = version_from_hashes({name: entry["sha256"] for name, entry in manifest["files"].items()})
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    folder.rename(models / manifest["version"])
+    with pytest.raises(PromotionError, match=r"cannot be served by this function: .*MinMaxScaler"):
+        promote(models, manifest["version"])
     assert not (models / PROMOTED_POINTER).exists()
 
 
