@@ -26,6 +26,8 @@ from validation import Problem, ValidationResult, validate_rows
 if TYPE_CHECKING:
     from main import RequestLog
 
+BIGQUERY_KEYS: tuple[str, ...] = ("requestId", "caller", "sessionUser", "userDefinedContext")
+"""The keys BigQuery sends beside ``calls``; none is used here."""
 ARGUMENT_NAMES: tuple[str, ...] = tuple(name.lower() for name in FEATURE_NAMES)
 """The routine's arguments, in order: the feature names in lower case (``limit_bal``, ``sex``, ...)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from api import ERROR_STATUSES, JSON_MEDIA_TYPE, MAX_BODY_BYTES, MAX_INSTANCES
-from bigquery import ARGUMENT_NAMES
+from bigquery import ARGUMENT_NAMES, BIGQUERY_KEYS
 from features import FEATURE_NAMES, FEATURES
 from validation import ID_FIELD, MAX_ID_LENGTH
 
@@ -71,7 +71,6 @@ _ERRORS_BY_STATUS: dict[int, str] = {
 }
 
 
-_BIGQUERY_KEYS = ("requestId", "caller", "sessionUser", "userDefinedContext")
 _BIGQUERY_STATUSES = frozenset({400, 413, 503})
 """Statuses a BigQuery call can get, answered as ``BigQueryError``."""
 
@@ -150,7 +149,7 @@ def _schemas() -> dict:
             "the other keys are BigQuery's and are not used.",
             "properties": {
                 # BigQuery's own keys: sent with every call, read by nothing here, so any value is accepted.
-                **{key: {"description": "Sent by BigQuery; not used."} for key in _BIGQUERY_KEYS},
+                **{key: {"description": "Sent by BigQuery; not used."} for key in BIGQUERY_KEYS},
                 "calls": {
                     "type": "array",
                     "maxItems": MAX_INSTANCES,
