@@ -31,6 +31,7 @@ def valid_value(feature: Feature) -> st.SearchStrategy:
 def invalid_value(feature: Feature) -> st.SearchStrategy:
     """Values of JSON that the contract rejects for ``feature``."""
     non_finite = st.sampled_from([float("nan"), float("inf"), float("-inf")])
+    beyond_floats = st.sampled_from([10**400, -(10**400)])
     if feature.kind == "code":
         wrong = st.one_of(
             st.integers().filter(lambda v: v not in feature.codes),
@@ -46,7 +47,7 @@ def invalid_value(feature: Feature) -> st.SearchStrategy:
         )
         if feature.kind == "integer":
             wrong = st.one_of(wrong, st.integers(int(low), int(high)).map(lambda v: v + 0.5))
-    return st.one_of(wrong, non_finite, NOT_NUMBERS)
+    return st.one_of(wrong, non_finite, beyond_floats, NOT_NUMBERS)
 
 
 def record_from_row(row: Sequence[float]) -> dict:
