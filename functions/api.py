@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from typing import IO
 
 import flask
 
@@ -17,6 +18,8 @@ MAX_INSTANCES = 10_000
 MAX_BODY_BYTES = 8 * 1024 * 1024
 """Request body size; more is answered 413 (checked on Content-Length before reading, and while reading)."""
 JSON_MEDIA_TYPE = "application/json"
+READ_PIECE_BYTES = 64 * 1024
+"""Bodies are read (and unread rests discarded) in pieces of this size, so memory stays bounded."""
 
 RESPONSE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
@@ -80,7 +83,7 @@ def read_json(request: flask.Request) -> object:
         )
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise ApiError("body_too_large", f"body is {request.content_length} bytes; the limit is {MAX_BODY_BYTES}")
-    body = request.stream.read(MAX_BODY_BYTES + 1)  # bounded even for chunked bodies without Content-Length
+    body = _read_body(request.stream)
     if len(body) > MAX_BODY_BYTES:
         raise ApiError("body_too_large", f"body exceeds the limit of {MAX_BODY_BYTES} bytes")
     try:
@@ -93,6 +96,19 @@ def read_json(request: flask.Request) -> object:
         ) from None
     except (ValueError, RecursionError) as error:
         raise ApiError("invalid_json", f"body is not valid JSON: {error}") from None
+
+
+def _read_body(stream: IO[bytes]) -> bytearray:
+    """The body, up to one byte past ``MAX_BODY_BYTES``, read in pieces: an endless chunked upload
+    (no Content-Length) costs little more memory than the limit, not the several copies of it that
+    one large read makes the server's chunked reader hold."""
+    body = bytearray()
+    while len(body) <= MAX_BODY_BYTES:
+        piece = stream.read(min(READ_PIECE_BYTES, MAX_BODY_BYTES + 1 - len(body)))
+        if not piece:
+            break
+        body += piece
+    return body
 
 
 class _DuplicateKey(ValueError):

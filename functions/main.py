@@ -30,7 +30,7 @@ import docs_page
 import model_store
 import openapi
 import telemetry
-from api import ApiError, instances_of, json_response, read_json
+from api import READ_PIECE_BYTES, ApiError, instances_of, json_response, read_json
 from validation import MAX_PROBLEMS, ValidationResult, validate_instances
 
 LOGGER_NAME = "scoring"
@@ -149,7 +149,7 @@ def _discard_unread_body(request: flask.Request) -> None:
     functions-framework reads the whole request before answering; left to it, an oversized body
     would be held in memory at once.
     """
-    while request.stream.read(64 * 1024):
+    while request.stream.read(READ_PIECE_BYTES):
         pass
 
 

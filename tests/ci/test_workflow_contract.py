@@ -214,6 +214,31 @@ def test_every_action_is_pinned_to_a_full_version() -> None:
                 assert FULL_VERSION_PIN.match(s["uses"]), f"{name}: {s['uses']} is not pinned to vX.Y.Z or a SHA"
 
 
+SETUP_VERSION_INPUTS = {
+    "actions/setup-python": "python-version",
+    "actions/setup-node": "node-version",
+    "hashicorp/setup-terraform": "terraform_version",
+    "google-github-actions/setup-gcloud": "version",
+}
+"""The input that fixes the version of the tool each setup action installs (without it: the latest)."""
+EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+PYTHON_MINOR = re.compile(r"^\d+\.\d+$")
+"""Python is pinned to its minor version: the function's runtime (python312) follows 3.12's patch releases too."""
+
+
+def test_every_tool_a_setup_action_installs_is_pinned() -> None:
+    for name, workflow in all_workflows().items():
+        for s in steps(workflow):
+            action = s.get("uses", "").partition("@")[0]
+            if action.split("/")[-1].startswith("setup-"):
+                assert action in SETUP_VERSION_INPUTS, f"{name}: {action} has no known version input"
+                version = str(s.get("with", {}).get(SETUP_VERSION_INPUTS[action], ""))
+                if match := EXPRESSION.fullmatch(version):  # ${{ env.NAME }}: the workflow's value
+                    version = str(workflow["env"][match[1].removeprefix("env.")])
+                pin = PYTHON_MINOR if action == "actions/setup-python" else EXACT_VERSION
+                assert pin.match(version), f"{name}: {action} installs {version or 'the latest'}"
+
+
 def test_checkouts_keep_no_credentials() -> None:
     for name, workflow in all_workflows().items():
         for s in steps(workflow):
