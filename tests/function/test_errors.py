@@ -113,6 +113,18 @@ def test_chunked_body_over_the_limit_gets_413(scoring_server):
     connection.close()
 
 
+@pytest.mark.parametrize(("size", "status"), [(MAX_BODY_BYTES, 200), (MAX_BODY_BYTES + 1, 413)])
+def test_chunked_body_at_the_limit_is_read_whole_and_one_byte_more_is_refused(scoring_server, size, status):
+    record = json.dumps(GOOD).encode()
+    body = record + b" " * (size - len(record))  # whitespace after the record: still one valid record
+    connection = http.client.HTTPConnection("127.0.0.1", scoring_server.port, timeout=30)
+    pieces = (body[start : start + 100_000] for start in range(0, size, 100_000))  # not a divisor of the limit
+    connection.request("POST", "/", body=pieces, headers={**JSON, "Transfer-Encoding": "chunked"}, encode_chunked=True)
+    answer = connection.getresponse()
+    assert answer.status == status, answer.read()[:300]
+    connection.close()
+
+
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
