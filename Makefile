@@ -17,7 +17,7 @@ endif
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-$(STAMP): requirements-dev.txt functions/requirements.txt
+$(STAMP): requirements-dev.txt functions/requirements.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -63,7 +63,7 @@ mlflow-ui: $(MLFLOW_STAMP)  ## browse the MLflow runs on http://127.0.0.1:5000 (
 	  --host 127.0.0.1 --port $(MLFLOW_UI_PORT)
 
 promote: $(STAMP)  ## VERSION=v... (default: models/LATEST) passes the quality gate -> models/PROMOTED, staged for review
-	$(PY) -m training.promote $(VERSION)
+	$(PY) -m training.release.promote $(VERSION)
 	git add -f models/PROMOTED models/$$(cat models/PROMOTED)
 
 # Debian's chromium for the /docs browser test (tests/docs_page), driven by Playwright: never a browser download.

@@ -1,5 +1,5 @@
 # BigQuery remote function: `SELECT default_risk(limit_bal, sex, ...) FROM accounts` sends the rows,
-# in batches of at most var.bigquery_max_batching_rows, to the scoring function (functions/bigquery.py).
+# in batches of at most var.bigquery_max_batching_rows, to the scoring function (functions/default_risk/bigquery.py).
 #
 # The function is deployed by gcloud in CI after `terraform apply`, so nothing here may need it to
 # exist: the routine points at the function's fixed URL, and the connection's service account gets

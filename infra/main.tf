@@ -5,7 +5,7 @@ locals {
 
   labels = merge({ app = var.name_prefix, managed-by = "terraform" }, var.labels)
 
-  # The function's structured request log (functions/telemetry.py): one entry per request. The test
+  # The function's structured request log (functions/default_risk/telemetry.py): one entry per request. The test
   # tests/infra/test_log_contract.py runs the function's logging and checks this filter against it.
   request_log_message = "prediction_request"
   request_log_filter  = <<-EOT

@@ -1,5 +1,5 @@
 # Log-based metrics over the function's request log (see local.request_log_filter). Each extracts a
-# jsonPayload field that functions/telemetry.py names; tests/infra/test_log_contract.py checks that
+# jsonPayload field that functions/default_risk/telemetry.py names; tests/infra/test_log_contract.py checks that
 # against log lines the function really writes.
 
 resource "google_logging_metric" "latency" {
@@ -17,7 +17,7 @@ resource "google_logging_metric" "latency" {
     labels {
       key         = "outcome"
       value_type  = "STRING"
-      description = "Outcome of the request (functions/telemetry.py); \"ok\" is a success."
+      description = "Outcome of the request (functions/default_risk/telemetry.py); \"ok\" is a success."
     }
   }
 
@@ -50,7 +50,7 @@ resource "google_logging_metric" "requests" {
     labels {
       key         = "outcome"
       value_type  = "STRING"
-      description = "Outcome of the request (functions/telemetry.py); \"ok\" is a success."
+      description = "Outcome of the request (functions/default_risk/telemetry.py); \"ok\" is a success."
     }
     labels {
       key         = "status_code"

@@ -258,7 +258,7 @@ variable "bigquery_location" {
 }
 
 variable "bigquery_max_batching_rows" {
-  description = "Most rows BigQuery sends to the function in one request. Larger batches mean fewer requests and less per-request overhead, but more memory and latency per request; the function accepts at most 10000 per request (functions/api.py MAX_INSTANCES)."
+  description = "Most rows BigQuery sends to the function in one request. Larger batches mean fewer requests and less per-request overhead, but more memory and latency per request; the function accepts at most 10000 per request (functions/default_risk/api.py MAX_INSTANCES)."
   type        = number
   default     = 5000
 

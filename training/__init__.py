@@ -1,12 +1,6 @@
-"""Training pipeline: UCI data to versioned, tracked model artifacts.
+"""Training pipeline: UCI data to versioned, tracked model artifacts (``python -m training.train``).
 
-The input contract, artifact names and scorer live with the deployed function in ``functions/``
-(one definition each); this package reads them from there.
+The input contract, artifact names and scorer live in the serving package ``default_risk`` (one
+definition each); this package imports them from there. The release tools (publish, promote, gate,
+smoke test) are the subpackage ``training.release``, which runs with the serving dependencies only.
 """
-
-import sys
-from pathlib import Path
-
-FUNCTIONS_DIR = Path(__file__).resolve().parent.parent / "functions"
-if str(FUNCTIONS_DIR) not in sys.path:
-    sys.path.insert(0, str(FUNCTIONS_DIR))

@@ -2,7 +2,7 @@
 
 Each takes a float matrix with the columns of ``FEATURE_NAMES`` and is saved as ``prep.joblib``.
 The function applies it without scikit-learn, so each is made only of the components
-``functions/preprocessing.py`` knows (``COMPONENTS``; ``np.arcsinh`` is a numpy ufunc, which
+``functions/default_risk/preprocessing.py`` knows (``COMPONENTS``; ``np.arcsinh`` is a numpy ufunc, which
 pickles by reference); the export proves the function's result equal to scikit-learn's.
 """
 
@@ -13,7 +13,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from features import CODE_FEATURES, FEATURE_NAMES, FEATURES_BY_NAME, NUMERIC_FEATURES
+from default_risk.contract import CODE_FEATURES, FEATURE_NAMES, FEATURES_BY_NAME, NUMERIC_FEATURES
 
 PREPROCESSINGS: tuple[str, ...] = ("standard", "standard-onehot-arcsinh")
 """``standard``: every column standardised (codes as numbers). ``standard-onehot-arcsinh``: every

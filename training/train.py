@@ -42,14 +42,14 @@ def run_training(config: TrainConfig, log=print) -> TrainingResult:
     import mlflow
     from sklearn.model_selection import train_test_split
 
-    from artifacts import MANIFEST_FILE
+    from default_risk.artifacts import MANIFEST_FILE
     from training import evaluate
     from training.baselines import fit_baselines
     from training.data import file_sha256, load_dataset, resolve_source
     from training.export import export_version
     from training.features import build_preprocessor
-    from training.gate import check_quality_gate
     from training.model import MemberSpec, calibrated_model, fit_ensemble, fit_platt, predict
+    from training.release.gate import check_quality_gate
     from training.split import split_dataset
     from training.tracking import start_run, tracking_uri
 

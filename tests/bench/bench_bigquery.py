@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from artifacts import MODEL_FILE, PREP_FILE
+from default_risk.artifacts import MODEL_FILE, PREP_FILE
 from tests.bench.bench_scoring import Row, machine, min_cpu_ms, percentiles, print_table, version_dir
 from tests.support.tiny_model import load_rows
 
@@ -49,7 +49,7 @@ def bigquery_rows(version: Path, runs: int = 20) -> list[Row]:
     import flask
 
     import main
-    import model_store
+    from default_risk import model_store
 
     os.environ[model_store.MODEL_URL_ENV] = str(version / MODEL_FILE)
     os.environ[model_store.PREP_URL_ENV] = str(version / PREP_FILE)
@@ -86,11 +86,11 @@ def bigquery_stages(app: flask.Flask, body: bytes, version: Path) -> list[Row]:
     JSON decoding without the duplicate-key check, and validation through one dict per row."""
     import flask
 
-    import api
-    from features import FEATURE_NAMES
-    from preprocessing import load_preprocessor
-    from scorer import Scorer
-    from validation import validate_instances, validate_rows
+    from default_risk import api
+    from default_risk.contract import FEATURE_NAMES
+    from default_risk.preprocessing import load_preprocessor
+    from default_risk.scorer import Scorer
+    from default_risk.validation import validate_instances, validate_rows
 
     def read() -> object:
         with app.test_request_context("/", method="POST", data=body, content_type="application/json"):

@@ -26,17 +26,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from artifacts import KERAS_FILE, LATEST_POINTER, MODEL_FILE, MODELS_PREFIX, PREP_FILE
-from tests.support import FUNCTIONS_DIR
+from default_risk.artifacts import KERAS_FILE, LATEST_POINTER, MODEL_FILE, MODELS_PREFIX, PREP_FILE
 from tests.support.gcs import BUCKET, publish
 from tests.support.http import post_json
-from tests.support.local_cloud import ROOT, Server, emulator_env, free_port, function_server, storage_emulator
+from tests.support.local_cloud import (
+    FUNCTIONS_DIR,
+    ROOT,
+    Server,
+    emulator_env,
+    free_port,
+    function_server,
+    storage_emulator,
+)
 from tests.support.records import record, records
 from tests.support.tiny_model import load_rows
 
 if TYPE_CHECKING:
-    from preprocessing import Preprocessor
-    from scorer import Scorer
+    from default_risk.preprocessing import Preprocessor
+    from default_risk.scorer import Scorer
 
 SERVING_VENV = ROOT / ".cache" / "bench" / "serving-venv"
 BASELINE_VENV = ROOT / ".cache" / "bench" / "baseline-venv"
@@ -90,8 +97,8 @@ def in_process(version: Path) -> list[Row]:
     import keras
     import pandas as pd
 
-    import model_store
-    from validation import validate_instances
+    from default_risk import model_store
+    from default_risk.validation import validate_instances
 
     os.environ[model_store.MODEL_URL_ENV] = str(version / MODEL_FILE)
     os.environ[model_store.PREP_URL_ENV] = str(version / PREP_FILE)
@@ -153,8 +160,8 @@ def stage_split(batch: list[dict], scorer: Scorer, preprocessor: Preprocessor) -
     from itertools import chain
     from operator import itemgetter
 
-    from features import FEATURE_NAMES
-    from validation import validate_instances
+    from default_risk.contract import FEATURE_NAMES
+    from default_risk.validation import validate_instances
 
     matrix = validate_instances(batch).features
     values = itemgetter(*FEATURE_NAMES)

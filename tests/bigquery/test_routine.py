@@ -11,9 +11,9 @@ import re
 
 import pytest
 
-import bigquery
-from api import MAX_INSTANCES
-from features import FEATURE_NAMES
+from default_risk import bigquery
+from default_risk.api import MAX_INSTANCES
+from default_risk.contract import FEATURE_NAMES
 from tests.infra.terraform import literal, locals_, named_blocks, resources
 
 

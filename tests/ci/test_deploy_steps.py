@@ -1,8 +1,8 @@
 """The deploy workflow's own step scripts, run with bash as Actions runs them, against real local servers.
 
-The publish step runs ``python -m training.publish`` against gcp-storage-emulator (the publisher the
+The publish step runs ``python -m training.release.publish`` against gcp-storage-emulator (the publisher the
 training pipeline owns and tests through its Python API; here its CLI, exactly as the workflow calls
-it). The resolve step vets versions with ``training.promote``; the smoke step calls a real
+it). The resolve step vets versions with ``training.release.promote``; the smoke step calls a real
 functions-framework server serving a tiny real model.
 """
 
@@ -18,7 +18,7 @@ import joblib
 import numpy as np
 import pytest
 
-from artifacts import (
+from default_risk.artifacts import (
     LATEST_POINTER,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -28,12 +28,12 @@ from artifacts import (
     sha256_hex,
     version_from_hashes,
 )
-from features import FEATURE_NAMES
+from default_risk.contract import FEATURE_NAMES
 from tests.ci.workflows import DEPLOY_WORKFLOW, ROOT, github_outputs, load, run_step, step
 from tests.support.gcs import storage_client
 from tests.support.local_cloud import Server, emulator_env, storage_emulator
-from training.gate import QUALITY_GATE
-from training.promote import PROMOTED_POINTER, PromotionError, promote
+from training.release.gate import QUALITY_GATE
+from training.release.promote import PROMOTED_POINTER, PromotionError, promote
 
 DEPLOY = load(DEPLOY_WORKFLOW)
 PASSING = {name: threshold for name, (_, threshold) in QUALITY_GATE.items()}  # exactly on the gate passes

@@ -47,12 +47,12 @@ def module_string_constants(tree: ast.Module) -> dict[str, str]:
 
 
 def env_vars_read_by_function() -> dict[str, bool]:
-    """Every environment variable functions/*.py reads -> whether the read has a default.
+    """Every environment variable the deployed source (functions/, recursively) reads -> whether it has a default.
 
     Finds ``os.environ.get(X[, default])``, ``os.getenv(X[, default])`` and ``os.environ[X]`` where
-    ``X`` is a string literal or a module-level string constant of any module in functions/.
+    ``X`` is a string literal or a module-level string constant of any module there.
     """
-    trees = [ast.parse(path.read_text()) for path in sorted((ROOT / "functions").glob("*.py"))]
+    trees = [ast.parse(path.read_text()) for path in sorted((ROOT / "functions").rglob("*.py"))]
     constants = {name: value for tree in trees for name, value in module_string_constants(tree).items()}
 
     def name_of(node: ast.expr) -> str | None:

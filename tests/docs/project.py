@@ -25,7 +25,7 @@ from tests.infra.terraform import named_blocks
 
 MAKEFILE = ROOT / "Makefile"
 VENV_BIN = Path(sys.executable).parent
-ENV_READING_CODE = ("functions", "training", ".github/scripts")
+ENV_READING_CODE = ("functions", "training")
 """Folders whose modules read the environment variables a user sets (the function, training, the deploy scripts)."""
 LIBRARY_ENV = {
     "STORAGE_EMULATOR_HOST": "google-cloud-storage sends every request there (the local stand-in of GCS)",
@@ -63,7 +63,7 @@ def env_vars_read() -> dict[str, str]:
     Finds ``os.environ.get(X, ...)``, ``os.getenv(X, ...)`` and ``os.environ[X]`` where ``X`` is a string
     literal or a module-level string constant of a scanned module.
     """
-    paths = sorted(path for folder in ENV_READING_CODE for path in (ROOT / folder).glob("*.py"))
+    paths = sorted(path for folder in ENV_READING_CODE for path in (ROOT / folder).rglob("*.py"))
     trees = {path: ast.parse(path.read_text()) for path in paths}
     constants = {name: value for tree in trees.values() for name, value in module_string_constants(tree).items()}
 
@@ -105,19 +105,13 @@ FLAG = re.compile(r"(?<![\w-])(-{1,2}[A-Za-z][\w-]*)")
 @cache
 def help_flags(*command: str) -> frozenset[str]:
     """The flags a program's ``--help`` names (our argparse CLIs, functions-framework, pytest, ...)."""
-    env = os.environ | {"PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "functions")])}
-    result = subprocess.run(
-        [*command, "--help"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    result = subprocess.run([*command, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, f"{' '.join(command)} --help failed: {result.stderr[-2000:]}"
     return frozenset(FLAG.findall(result.stdout))
 
 
 def module_exists(module: str) -> bool:
-    """Whether ``python -m module`` finds it, with the project's import path (root and functions/)."""
-    for folder in (ROOT, ROOT / "functions"):
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
+    """Whether ``python -m module`` finds it (the project's packages are installed in the venv)."""
     try:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
@@ -177,7 +171,6 @@ def workflow_inputs(workflow_file: str) -> frozenset[str]:
 @cache
 def function_paths() -> tuple[frozenset[str], str]:
     """The function's exact routes and the prefix of its docs assets."""
-    import docs_page
-    import main
+    from default_risk import app, docs_page
 
-    return frozenset(main.ROUTES), docs_page.DOCS_PATH + "/"
+    return frozenset(app.ROUTES), docs_page.DOCS_PATH + "/"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 
-from api import ApiError, instances_of
+from default_risk.api import ApiError, instances_of
+from default_risk.validation import validate_instances
 from tests.docs.shell import Command, commands
-from validation import validate_instances
 
 ECHO_DATA = 'curl() { while [ "$#" -gt 0 ]; do if [ "$1" = -d ]; then printf %s "$2"; fi; shift; done; }'
 """A stand-in for curl that prints the request body exactly as the shell expands the documented command."""

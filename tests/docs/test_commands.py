@@ -329,7 +329,7 @@ make NO_SUCH_MAKE_VARIABLE=1 demo
 python -m training.no_such_module
 python -m training.train --no-such-flag
 python -m tests.support.demo --models-dir models --no-wait
-python .github/scripts/smoke_test.py http://127.0.0.1:8080 v1 --retries 3
+python -m training.release.smoke_test http://127.0.0.1:8080 v1 --retries 3
 terraform -chdir=infra output -raw no_such_output
 terraform -chdir=infra apply -var no_such_variable=1
 gcloud functions deploy default-risk-predict --gen2 --no-such-flag
@@ -348,7 +348,7 @@ EXPECTED_PROBLEMS = [
     "python -m training.no_such_module: no such module",
     "python -m training.train has no flag --no-such-flag",
     "python -m tests.support.demo has no flag --no-wait",
-    ".github/scripts/smoke_test.py has no flag --retries",
+    "python -m training.release.smoke_test has no flag --retries",
     "terraform output no_such_output",
     "terraform -var no_such_variable",
     "gcloud functions deploy has no flag --no-such-flag",

@@ -1,7 +1,7 @@
 """The README states what the code does: its commands, configuration, errors, figures and links.
 
 Each expected value is read from its source: environment variables from the code that reads them,
-Terraform variables and defaults from infra/variables.tf, error codes from functions/api.py, the
+Terraform variables and defaults from infra/variables.tf, error codes from functions/default_risk/api.py, the
 model's figures from the manifest of the version the README names.
 """
 
@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from api import ERROR_STATUSES
-from artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
-from preprocessing import load_preprocessor
-from scorer import Scorer
+from default_risk.api import ERROR_STATUSES
+from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
+from default_risk.preprocessing import load_preprocessor
+from default_risk.scorer import Scorer
+from default_risk.validation import validate_instances
 from tests.docs import project
 from tests.docs.markdown import first_code, relative_links, section, tables
 from tests.docs.running import expected_answer, json_values, request_body
 from tests.docs.shell import ROOT, commands, documents
 from tests.infra.terraform import named_blocks
-from training.promote import PROMOTED_POINTER
-from validation import validate_instances
+from training.release.promote import PROMOTED_POINTER
 
 README = ROOT / "README.md"
 
@@ -96,7 +96,9 @@ def test_error_table_is_exactly_the_codes_the_api_answers_with() -> None:
     errors = next(t for t in tables(section(readme(), "API")) if t[0] == ["status", "code", "when"])
     stated = {(int(row[0]), first_code(row[1])) for row in errors[1:]}
     expected = {(status, code) for code, status in ERROR_STATUSES.items()}
-    assert stated == expected, f"README only: {stated - expected}; functions/api.py only: {expected - stated}"
+    assert stated == expected, (
+        f"README only: {stated - expected}; functions/default_risk/api.py only: {expected - stated}"
+    )
 
 
 # --- figures ----------------------------------------------------------------------------------------------------------

@@ -7,14 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from artifacts import KERAS_FILE, PREP_FILE
-from openapi import document
+from default_risk.app import ROUTE_METHODS
+from default_risk.artifacts import KERAS_FILE, PREP_FILE
+from default_risk.openapi import document
 from tests.support.tiny_model import load_rows
 
 
 @pytest.fixture(scope="session")
 def openapi_document() -> dict:
-    return document()
+    return document(ROUTE_METHODS)
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from artifacts import MODEL_FILE, MODELS_PREFIX, PREP_FILE
-from model_store import FETCH_TIMEOUT_ENV, LOAD_FAILED_MESSAGE, LOADED_MESSAGE, ConfigurationError, artifact_urls
-from openapi import example_record
+from default_risk.artifacts import MODEL_FILE, MODELS_PREFIX, PREP_FILE
+from default_risk.model_store import (
+    FETCH_TIMEOUT_ENV,
+    LOAD_FAILED_MESSAGE,
+    LOADED_MESSAGE,
+    ConfigurationError,
+    artifact_urls,
+)
+from default_risk.openapi import example_record
 from tests.support.gcs import BUCKET, publish, storage_client
 from tests.support.http import log_lines, post_json
 from tests.support.local_cloud import emulator_env, storage_emulator

@@ -11,9 +11,9 @@ import joblib
 import numpy as np
 import pytest
 
-from artifacts import PREP_FILE
-from features import FEATURE_NAMES
-from preprocessing import UnsupportedPreprocessor, load_preprocessor, probe_rows
+from default_risk.artifacts import PREP_FILE
+from default_risk.contract import FEATURE_NAMES
+from default_risk.preprocessing import UnsupportedPreprocessor, load_preprocessor, probe_rows
 from tests.support.local_cloud import ROOT
 from tests.support.tiny_model import load_rows
 from training.features import PREPROCESSINGS, build_preprocessor

@@ -6,8 +6,8 @@ import threading
 
 import numpy as np
 
-from model_store import LOADED_MESSAGE
-from telemetry import (
+from default_risk.model_store import LOADED_MESSAGE
+from default_risk.telemetry import (
     INSTANCES_FIELD,
     LATENCY_FIELD,
     MEAN_PROBABILITY_FIELD,
@@ -110,7 +110,7 @@ def test_serves_the_newest_local_version_when_model_url_is_unset(
 ):
     import shutil
 
-    from artifacts import LATEST_POINTER, MODELS_PREFIX
+    from default_risk.artifacts import LATEST_POINTER, MODELS_PREFIX
 
     rows, expected = keras_reference
     models = tmp_path / "function-0" / MODELS_PREFIX

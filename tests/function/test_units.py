@@ -12,14 +12,15 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-import telemetry
-from api import ERROR_STATUSES, ApiError
-from features import FEATURE_NAMES, FEATURES
-from openapi import EXAMPLE_ROWS, document
+from default_risk import telemetry
+from default_risk.api import ERROR_STATUSES, ApiError
+from default_risk.app import ROUTE_METHODS
+from default_risk.contract import FEATURE_NAMES, FEATURES
+from default_risk.openapi import EXAMPLE_ROWS, document
+from default_risk.validation import validate_instances
 from tests.support.records import record
 from tests.support.tiny_model import DEFAULT_DATA, load_rows
 from training.data import DATA_ENV
-from validation import validate_instances
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_validation_agrees_with_the_contract_value_by_value(index, value):
 
 
 def test_openapi_document_is_valid_and_its_examples_are_real_rows():
-    validate(document())
+    validate(document(ROUTE_METHODS))
     with open(os.environ.get(DATA_ENV) or DEFAULT_DATA, newline="") as handle:
         data = {row["ID"]: tuple(int(row[name]) for name in FEATURE_NAMES) for row in csv.DictReader(handle)}
     for record_id, values in EXAMPLE_ROWS.items():
@@ -68,7 +69,7 @@ def test_openapi_document_is_valid_and_its_examples_are_real_rows():
 
 
 def test_openapi_request_examples_match_its_schema_but_the_invalid_one():
-    spec = document()
+    spec = document(ROUTE_METHODS)
     content = spec["paths"]["/"]["post"]["requestBody"]["content"]["application/json"]
     schema = Draft202012Validator({"components": spec["components"], **content["schema"]})
     assert {"single", "batch", "invalid", "bigquery"} <= content["examples"].keys()

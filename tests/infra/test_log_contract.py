@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from openapi import example_record
+from default_risk.openapi import example_record
 from tests.infra.terraform import resolve, resources
 from tests.support.local_cloud import Server
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
-from features import FEATURE_NAMES
-from model_store import FETCH_TIMEOUT_ENV
-from preprocessing import load_preprocessor
-from scorer import Scorer
+from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
+from default_risk.contract import FEATURE_NAMES
+from default_risk.model_store import FETCH_TIMEOUT_ENV
+from default_risk.preprocessing import load_preprocessor
+from default_risk.scorer import Scorer
 from tests.reliability.faultproxy import FaultProxy
 from tests.reliability.hostile import SAMPLE_RECORD
 from tests.support.gcs import artifact_urls, publish, storage_client

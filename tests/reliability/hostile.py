@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from features import FEATURE_NAMES
+from default_risk.contract import FEATURE_NAMES
 from tests.reliability.measure import MB, PeakRss
 from tests.reliability.rawhttp import Answer, send
 from tests.support.local_cloud import Server

@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features import FEATURE_NAMES
+from default_risk.contract import FEATURE_NAMES
+from default_risk.validation import validate_instances
 from tests.reliability.records import invalid_records, valid_records
-from validation import validate_instances
 
 
 @settings(max_examples=150, deadline=None)

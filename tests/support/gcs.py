@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE, VERSION_FILES
+from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE, VERSION_FILES
 from tests.support.local_cloud import Server
 
 BUCKET = "risk-models"
@@ -27,7 +27,7 @@ def publish(version_dir: Path, emulator: Server, bucket_name: str = BUCKET) -> d
     if not bucket.exists():
         client.create_bucket(bucket_name)
     try:
-        from training.publish import publish_version
+        from training.release.publish import publish_version
     except ImportError:  # the training helper's publisher is not there yet: upload directly
         prefix = f"{MODELS_PREFIX}/{version_dir.name}"
         for name in (*VERSION_FILES, MANIFEST_FILE):

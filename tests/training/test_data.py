@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import FEATURE_NAMES, TARGET
+from default_risk.contract import FEATURE_NAMES, TARGET
 from tests.support.local_cloud import ROOT
 from training.data import DataError, load_dataset
 

@@ -10,7 +10,7 @@ import joblib
 import numpy as np
 import pytest
 
-from artifacts import (
+from default_risk.artifacts import (
     LATEST_POINTER,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -20,9 +20,9 @@ from artifacts import (
     parse_manifest,
     sha256_hex,
 )
-from features import FEATURE_NAMES
-from preprocessing import load_preprocessor
-from scorer import Scorer
+from default_risk.contract import FEATURE_NAMES
+from default_risk.preprocessing import load_preprocessor
+from default_risk.scorer import Scorer
 from training import export
 from training.export import ExportError, export_version
 

@@ -10,10 +10,10 @@ import uuid
 
 import pytest
 
-from artifacts import MANIFEST_FILE, MODEL_FILE, PREP_FILE, VERSION_FILES
+from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, PREP_FILE, VERSION_FILES
 from tests.support.local_cloud import ROOT, emulator_env, storage_emulator
-from training.gate import QUALITY_GATE, check_quality_gate
-from training.publish import PublishError, object_name, publish_version
+from training.release.gate import QUALITY_GATE, check_quality_gate
+from training.release.publish import PublishError, object_name, publish_version
 
 ALL_FILES = (*VERSION_FILES, MANIFEST_FILE)
 
@@ -85,7 +85,7 @@ def test_publish_to_a_missing_bucket_is_a_readable_error(tiny_run, client):
 def _cli(args: list[str], emulator) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)} | emulator_env(emulator)
     return subprocess.run(
-        [sys.executable, "-m", "training.publish", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "training.release.publish", *args], env=env, capture_output=True, text=True, timeout=120
     )
 
 

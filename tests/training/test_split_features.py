@@ -10,7 +10,6 @@ import joblib
 import numpy as np
 import pytest
 
-from tests.support import FUNCTIONS_DIR
 from training.data import load_dataset
 from training.features import PREPROCESSINGS, build_preprocessor
 from training.split import split_dataset
@@ -56,9 +55,8 @@ def test_preprocessor_round_trip(tmp_path, data, kind):
     np.save(tmp_path / "x.npy", x[:20])
     np.save(tmp_path / "expected.npy", preprocessor.transform(x[:20]))
     code = (
-        f"import sys; sys.path.insert(0, {str(FUNCTIONS_DIR)!r}); "
-        "sys.modules.update(sklearn=None, scipy=None, joblib=None, training=None); "
-        "import numpy as np; from preprocessing import load_preprocessor; "
+        "import sys; sys.modules.update(sklearn=None, scipy=None, joblib=None, training=None); "
+        "import numpy as np; from default_risk.preprocessing import load_preprocessor; "
         "p = load_preprocessor(open('prep.joblib', 'rb').read()); "
         "np.testing.assert_array_equal(p.transform(np.load('x.npy')), np.load('expected.npy'))"
     )

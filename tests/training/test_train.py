@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from artifacts import MANIFEST_FILE, VERSION_FILES
+from default_risk.artifacts import MANIFEST_FILE, VERSION_FILES
 from training.evaluate import PLOT_FILES
 from training.train import parse_args, summary
 

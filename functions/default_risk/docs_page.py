@@ -17,7 +17,7 @@ from pathlib import Path
 
 import flask
 
-from api import ApiError
+from default_risk.api import ApiError
 
 DOCS_PATH = "/docs"
 SPEC_FILE = "openapi.json"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
 
-from features import FEATURES
+from default_risk.contract import FEATURES
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 

@@ -4,7 +4,7 @@ BigQuery POSTs batches of rows as ``{"requestId", "caller", "sessionUser", "user
 where ``calls`` holds one argument list per row in the routine's declared order. That order is
 ``features.FEATURE_NAMES`` (``infra/bigquery.tf`` declares the arguments from one list, and a test proves
 the two agree). The rows go through ``validation.validate_rows``, the same contract and the same numpy
-checks as the records of the instances API (no dict is built per row), and the same ``main.score``.
+checks as the records of the instances API (no dict is built per row), and the same ``service.score``.
 The answer is ``{"replies": [p, ...]}`` in call order, or ``{"errorMessage": "..."}``: BigQuery fails
 the query at once on a 4xx and retries 408, 429, 500, 503 and 504, so bad data gets 400 (413 for too
 many rows) and a model that is not ready gets 503.
@@ -13,25 +13,19 @@ many rows) and a model that is not ready gets 503.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import flask
-import numpy as np
 
-from api import MAX_INSTANCES, ApiError, json_response
-from features import FEATURE_NAMES, FEATURES_BY_NAME
-from validation import Problem, ValidationResult, validate_rows
-
-if TYPE_CHECKING:
-    from main import RequestLog
+from default_risk.api import MAX_INSTANCES, ApiError, json_response
+from default_risk.contract import FEATURE_NAMES, FEATURES_BY_NAME
+from default_risk.service import score
+from default_risk.telemetry import RequestLog
+from default_risk.validation import Problem, validate_rows
 
 BIGQUERY_KEYS: tuple[str, ...] = ("requestId", "caller", "sessionUser", "userDefinedContext")
 """The keys BigQuery sends beside ``calls``; none is used here."""
 ARGUMENT_NAMES: tuple[str, ...] = tuple(name.lower() for name in FEATURE_NAMES)
 """The routine's arguments, in order: the feature names in lower case (``limit_bal``, ``sex``, ...)."""
-
-Score = Callable[[ValidationResult, "RequestLog"], tuple[np.ndarray, str]]
 
 _PROBLEMS_SHOWN = 5
 _INT64_AS_STRING = re.compile(r"-?[0-9]+")
@@ -49,7 +43,7 @@ def is_bigquery_request(payload: object) -> bool:
     return isinstance(payload, dict) and "calls" in payload
 
 
-def replies(payload: dict, log: RequestLog, score: Score) -> flask.Response:
+def replies(payload: dict, log: RequestLog) -> flask.Response:
     """Score every call of a BigQuery request in order; raise BigQueryError when none can be scored."""
     calls = payload["calls"]
     if not isinstance(calls, list):

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-from features import FEATURE_NAMES
+from default_risk.contract import FEATURE_NAMES
 
 KERAS_FILE = "best_tf_model.keras"
 MODEL_FILE = "model.tflite"

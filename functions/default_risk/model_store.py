@@ -9,14 +9,14 @@ failed get the same 503, and the next request tries again.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from artifacts import (
+from default_risk import telemetry
+from default_risk.artifacts import (
     KERAS_FILE,
     LATEST_POINTER,
     MANIFEST_FILE,
@@ -26,10 +26,10 @@ from artifacts import (
     parse_manifest,
     verify_file,
 )
-from preprocessing import load_preprocessor
-from scorer import Scorer
+from default_risk.preprocessing import load_preprocessor
+from default_risk.scorer import Scorer
 
-logger = logging.getLogger("scoring.model_store")
+logger = telemetry.logger("model_store")
 
 MODEL_URL_ENV = "MODEL_URL"
 PREP_URL_ENV = "PREP_URL"
@@ -37,7 +37,7 @@ FETCH_TIMEOUT_ENV = "MODEL_FETCH_TIMEOUT_SECONDS"
 DEFAULT_FETCH_TIMEOUT = 30.0
 """Seconds a load may spend on Cloud Storage (each call's timeout and its retries' deadline)."""
 RETRY_AFTER_SECONDS = 5
-LOCAL_MODELS_DIRS = (Path.cwd() / MODELS_PREFIX, Path(__file__).resolve().parent.parent / MODELS_PREFIX)
+LOCAL_MODELS_DIRS = (Path.cwd() / MODELS_PREFIX, Path(__file__).resolve().parents[2] / MODELS_PREFIX)
 """Where the local fallback looks for ``LATEST``: the working directory, then the project root."""
 
 LOADED_MESSAGE = "model_loaded"
@@ -71,11 +71,6 @@ _failure: tuple[float, ModelUnavailable] | None = None
 def loaded_model() -> LoadedModel | None:
     """The model if it is loaded; never starts a load (for health checks)."""
     return _model
-
-
-def last_failure() -> str | None:
-    """Why the last load failed, while no model is loaded."""
-    return _failure[1].message if _failure is not None and _model is None else None
 
 
 def get_model() -> LoadedModel:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 
-from api import ERROR_STATUSES, JSON_MEDIA_TYPE, MAX_BODY_BYTES, MAX_INSTANCES
-from bigquery import ARGUMENT_NAMES, BIGQUERY_KEYS
-from features import FEATURE_NAMES, FEATURES
-from validation import ID_FIELD, MAX_ID_LENGTH
+from default_risk.api import ERROR_STATUSES, JSON_MEDIA_TYPE, MAX_BODY_BYTES, MAX_INSTANCES
+from default_risk.bigquery import ARGUMENT_NAMES, BIGQUERY_KEYS
+from default_risk.contract import FEATURE_NAMES, FEATURES
+from default_risk.docs_page import DOCS_PATH
+from default_risk.validation import ID_FIELD, MAX_ID_LENGTH
 
 API_VERSION = "1.0.0"
 
@@ -229,14 +230,8 @@ def _schemas() -> dict:
 
 
 @functools.cache
-def document() -> dict:
-    """The OpenAPI document served at ``GET /openapi.json``."""
-    single = example_record("uci-1")
-    batch = {"instances": [{ID_FIELD: record_id, **example_record(record_id)} for record_id in EXAMPLE_ROWS]}
-    health = {
-        "description": "Liveness and the loaded model's version; never loads the model.",
-        "content": _json("Health", example={"status": "ok", "model_loaded": False, "model_version": None}),
-    }
+def document(route_methods: frozenset[tuple[str, str]]) -> dict:
+    """The OpenAPI document served at ``GET /openapi.json`` for the API's route table (path, method)."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -251,83 +246,110 @@ def document() -> dict:
         },
         # Relative to this document's URL, so "Try it out" on /docs calls the function wherever it is mounted.
         "servers": [{"url": ".", "description": "This function"}],
-        "paths": {
-            "/": {
-                "post": {
-                    "operationId": "predict",
-                    "summary": "Score records",
-                    "description": 'Either `{"instances": [record, ...]}` or one bare record; predictions come '
-                    "back in request order. BigQuery remote-function calls (`calls`) come here too and get "
-                    "`replies` or an `errorMessage`. The model loads on the first request of an instance.",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            JSON_MEDIA_TYPE: {
-                                "schema": {
-                                    "oneOf": [
-                                        _ref("Instances"),
-                                        _ref("Record"),
-                                        _ref("BigQueryRequest"),
-                                    ]
-                                },
-                                # Named examples, in the order /docs offers them (docs_page; the first is pre-filled).
-                                "examples": {
-                                    "single": {"summary": "One bare record", "value": single},
-                                    "batch": {"summary": "Three real rows, with ids", "value": batch},
-                                    "invalid": {
-                                        "summary": "An invalid record (answered 400, naming each field)",
-                                        "value": {**single, "AGE": 16, "PAY_0": 12},
-                                    },
-                                    "bigquery": {
-                                        "summary": "A BigQuery remote-function call (two rows)",
-                                        "value": {
-                                            "requestId": "124ab1c",
-                                            "caller": "//bigquery.googleapis.com/projects/my-project/jobs/my-job",
-                                            "sessionUser": "analyst@example.com",
-                                            "userDefinedContext": {},
-                                            "calls": [list(EXAMPLE_ROWS["uci-1"]), list(EXAMPLE_ROWS["uci-2"])],
-                                        },
-                                    },
-                                },
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": {
-                            "description": "One prediction per record (one reply per call for BigQuery).",
-                            "content": _json("Predictions", "BigQueryReplies"),
-                        },
-                        **_errors(400, 405, 413, 415, 503, bigquery=True),
-                    },
-                },
-                "get": {"operationId": "health", "summary": "Health", "responses": {"200": health, **_errors(405)}},
-            },
-            "/healthz": {
-                "get": {"operationId": "healthz", "summary": "Health", "responses": {"200": health, **_errors(405)}}
-            },
-            "/readyz": {
-                "get": {
-                    "operationId": "ready",
-                    "summary": "Readiness: loads the model if needed",
-                    "responses": {
-                        "200": {"description": "The model is loaded.", "content": _json("Health")},
-                        **_errors(405, 503),
-                    },
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "operationId": "openapi",
-                    "summary": "This document",
-                    "responses": {
-                        "200": {
-                            "description": "The OpenAPI 3.1 document.",
-                            "content": {JSON_MEDIA_TYPE: {"schema": {"type": "object"}}},
-                        },
-                        **_errors(405),
-                    },
-                }
-            },
-        },
+        "paths": _paths(route_methods),
         "components": {"schemas": _schemas()},
     }
+
+
+def _paths(route_methods: frozenset[tuple[str, str]]) -> dict:
+    """Every operation of the route table; ValueError if the table and the operations described here differ."""
+    single = example_record("uci-1")
+    batch = {"instances": [{ID_FIELD: record_id, **example_record(record_id)} for record_id in EXAMPLE_ROWS]}
+    health = {
+        "description": "Liveness and the loaded model's version; never loads the model.",
+        "content": _json("Health", example={"status": "ok", "model_loaded": False, "model_version": None}),
+    }
+    paths = {
+        "/": {
+            "post": {
+                "operationId": "predict",
+                "summary": "Score records",
+                "description": 'Either `{"instances": [record, ...]}` or one bare record; predictions come '
+                "back in request order. BigQuery remote-function calls (`calls`) come here too and get "
+                "`replies` or an `errorMessage`. The model loads on the first request of an instance.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        JSON_MEDIA_TYPE: {
+                            "schema": {
+                                "oneOf": [
+                                    _ref("Instances"),
+                                    _ref("Record"),
+                                    _ref("BigQueryRequest"),
+                                ]
+                            },
+                            # Named examples, in the order /docs offers them (docs_page; the first is pre-filled).
+                            "examples": {
+                                "single": {"summary": "One bare record", "value": single},
+                                "batch": {"summary": "Three real rows, with ids", "value": batch},
+                                "invalid": {
+                                    "summary": "An invalid record (answered 400, naming each field)",
+                                    "value": {**single, "AGE": 16, "PAY_0": 12},
+                                },
+                                "bigquery": {
+                                    "summary": "A BigQuery remote-function call (two rows)",
+                                    "value": {
+                                        "requestId": "124ab1c",
+                                        "caller": "//bigquery.googleapis.com/projects/my-project/jobs/my-job",
+                                        "sessionUser": "analyst@example.com",
+                                        "userDefinedContext": {},
+                                        "calls": [list(EXAMPLE_ROWS["uci-1"]), list(EXAMPLE_ROWS["uci-2"])],
+                                    },
+                                },
+                            },
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "One prediction per record (one reply per call for BigQuery).",
+                        "content": _json("Predictions", "BigQueryReplies"),
+                    },
+                    **_errors(400, 405, 413, 415, 503, bigquery=True),
+                },
+            },
+            "get": {"operationId": "health", "summary": "Health", "responses": {"200": health, **_errors(405)}},
+        },
+        "/healthz": {
+            "get": {"operationId": "healthz", "summary": "Health", "responses": {"200": health, **_errors(405)}}
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "ready",
+                "summary": "Readiness: loads the model if needed",
+                "responses": {
+                    "200": {"description": "The model is loaded.", "content": _json("Health")},
+                    **_errors(405, 503),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI 3.1 document.",
+                        "content": {JSON_MEDIA_TYPE: {"schema": {"type": "object"}}},
+                    },
+                    **_errors(405),
+                },
+            }
+        },
+        DOCS_PATH: {
+            "get": {
+                "operationId": "docs",
+                "summary": "This document as an interactive page (Swagger UI); its assets are under /docs/",
+                "responses": {
+                    "200": {"description": "The HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+                    **_errors(405),
+                },
+            }
+        },
+    }
+    described = {(path, method.upper()) for path, operations in paths.items() for method in operations}
+    if described != route_methods:
+        raise ValueError(
+            f"the OpenAPI operations {sorted(described)} differ from the route table {sorted(route_methods)}"
+        )
+    return paths

@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from preprocessing import Preprocessor
+from default_risk.preprocessing import Preprocessor
 
 
 class Scorer:

@@ -3,12 +3,12 @@
 ``models/PROMOTED`` names one version; that version's folder ``models/<version>/`` is committed
 beside it (``make promote`` stages both with ``git add -f``; the rest of ``models/`` stays ignored).
 A version is promoted only when its files match its manifest, its test metrics pass the quality
-gate of ``training.gate``, and this commit's function can serve it (its files load and score
+gate of ``training.release.gate``, and this commit's function can serve it (its files load and score
 as they will in the function). The deploy workflow runs ``--check`` to learn the declared version
 (or to vet a rollback version) before it touches the cloud.
 
-    python -m training.promote [VERSION] [--models-dir DIR]          # promote (default: models/LATEST)
-    python -m training.promote --check [VERSION] [--models-dir DIR]  # vet (default: models/PROMOTED)
+    python -m training.release.promote [VERSION] [--models-dir DIR]          # promote (default: models/LATEST)
+    python -m training.release.promote --check [VERSION] [--models-dir DIR]  # vet (default: models/PROMOTED)
 
 Both print ``MODEL_VERSION=...`` on stdout (ready for ``$GITHUB_OUTPUT``); errors go to stderr.
 """
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from artifacts import LATEST_POINTER, MODEL_FILE, PREP_FILE
-from preprocessing import UnsupportedPreprocessor, load_preprocessor, probe_rows
-from scorer import Scorer
-from training.gate import check_quality_gate
-from training.publish import DEFAULT_MODELS_DIR, PublishError, read_local_version, resolve_version_dir
+from default_risk.artifacts import LATEST_POINTER, MODEL_FILE, PREP_FILE
+from default_risk.preprocessing import UnsupportedPreprocessor, load_preprocessor, probe_rows
+from default_risk.scorer import Scorer
+from training.release.gate import check_quality_gate
+from training.release.publish import DEFAULT_MODELS_DIR, PublishError, read_local_version, resolve_version_dir
 
 PROMOTED_POINTER = "PROMOTED"
 """A text file in the models folder naming the version main declares; committed."""
@@ -80,7 +80,7 @@ def promote(models_dir: Path, version: str | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.promote", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training.release.promote", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "version",
         nargs="?",

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from features import FEATURE_NAMES, FEATURES
+from default_risk.contract import FEATURE_NAMES, FEATURES
 
 Block = Callable[[np.ndarray], np.ndarray]
 COMPONENTS = frozenset({"ColumnTransformer", "Pipeline", "StandardScaler", "OneHotEncoder", "FunctionTransformer"})

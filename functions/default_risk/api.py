@@ -11,7 +11,7 @@ from typing import IO
 
 import flask
 
-from validation import MAX_PROBLEMS, Problem, shown_name
+from default_risk.validation import MAX_PROBLEMS, Problem, shown_name
 
 MAX_INSTANCES = 10_000
 """Records per request; more is answered 413."""

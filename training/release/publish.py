@@ -4,7 +4,7 @@ Each object carries its sha256 in custom metadata; a file whose sha256 the bucke
 is skipped. Every upload is read back and hashed before it counts. The manifest goes last, so a
 version whose manifest is in the bucket is complete.
 
-    python -m training.publish --bucket NAME [--version V] [--models-dir DIR] [--require-quality-gate]
+    python -m training.release.publish --bucket NAME [--version V] [--models-dir DIR] [--require-quality-gate]
 
 prints ``VERSION=...``, ``MODEL_URL=gs://...`` and ``PREP_URL=gs://...`` on stdout (ready for
 ``$GITHUB_OUTPUT``); progress and errors go to stderr.
@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from artifacts import (
+from default_risk.artifacts import (
     LATEST_POINTER,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -29,7 +29,7 @@ from artifacts import (
     sha256_hex,
     verify_file,
 )
-from training.gate import check_quality_gate
+from training.release.gate import check_quality_gate
 
 DEFAULT_MODELS_DIR = Path(MODELS_PREFIX)
 SHA256_METADATA_KEY = "sha256"
@@ -150,7 +150,7 @@ def resolve_version_dir(models_dir: Path, version: str | None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.publish", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training.release.publish", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bucket", required=True, help="bucket name, without gs://")
     parser.add_argument("--version", help="version folder name (default: the one models/LATEST names)")
     parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR, help="local models folder")
