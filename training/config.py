@@ -5,6 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from default_risk.artifacts import MODELS_PREFIX
+
+PREPROCESSINGS: tuple[str, ...] = ("standard", "standard-onehot-arcsinh")
+"""The preprocessings model selection can choose among (built by ``training.features.build_preprocessor``).
+
+``standard``: every column standardised (codes as numbers). ``standard-onehot-arcsinh``: every
+column standardised as in ``standard``, plus the codes one-hot encoded over the contract's codes,
+plus the amounts through arcsinh then standardised (the network sees the linear, the categorical
+and the compressed view)."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -16,8 +26,8 @@ class TrainConfig:
     test_size: float = 0.2
     val_size: float = 0.2
     """Share of the training part held out for validation."""
-    preprocessings: tuple[str, ...] = ("standard", "standard-onehot-arcsinh")
-    """Candidate preprocessings (see ``training.features.PREPROCESSINGS``)."""
+    preprocessings: tuple[str, ...] = PREPROCESSINGS
+    """Candidate preprocessings, from ``PREPROCESSINGS``."""
     sizes: tuple[tuple[int, ...], ...] = ((64,), (128, 64))
     """Hidden layer widths of the candidate MLPs."""
     dropout: float = 0.5
@@ -29,7 +39,7 @@ class TrainConfig:
     patience: int = 10
     ensemble_size: int = 1
     """MLPs of the chosen configuration (different seeds) averaged inside the served model."""
-    models_dir: Path = Path("models")
+    models_dir: Path = Path(MODELS_PREFIX)
     reports_dir: Path = Path("reports")
     experiment: str = "bank-default"
     tracking_uri: str | None = None

@@ -12,8 +12,8 @@ from __future__ import annotations
 import io
 import json
 import platform
-import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -21,7 +21,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from artifacts import (
+from default_risk.artifacts import (
     KERAS_FILE,
     LATEST_POINTER,
     MANIFEST_FILE,
@@ -32,9 +32,10 @@ from artifacts import (
     sha256_hex,
     version_from_hashes,
 )
-from features import FEATURE_NAMES, TARGET, contract_as_dict
-from preprocessing import UnsupportedPreprocessor, load_preprocessor, probe_rows
-from scorer import Scorer
+from default_risk.contract import FEATURE_NAMES, TARGET, contract_as_dict
+from default_risk.preprocessing import UnsupportedPreprocessor, load_preprocessor, probe_rows
+from default_risk.scorer import Scorer
+from training.model import predict
 
 PARITY_TOLERANCE = 1e-5
 PREPROCESSING_TOLERANCE = 1e-9
@@ -69,6 +70,13 @@ def served_preprocessor_of(preprocessor, prep_bytes: bytes):
     return served
 
 
+@dataclass(frozen=True)
+class ExportedVersion:
+    path: Path
+    created: bool
+    """False when the version existed already with byte-identical served files and was kept untouched."""
+
+
 def export_version(
     model,
     preprocessor,
@@ -76,55 +84,83 @@ def export_version(
     models_dir: Path,
     *,
     manifest_fields: dict,
-) -> Path:
-    """Write ``models_dir/<version>/`` and point ``models_dir/LATEST`` at it; return the folder.
+) -> ExportedVersion:
+    """Write ``models_dir/<version>/`` and point ``models_dir/LATEST`` at it.
 
     ``parity_features`` are raw feature rows (columns in ``FEATURE_NAMES`` order) on which LiteRT
     must match Keras; ``manifest_fields`` (metrics, data hash, run id, ...) go into the manifest.
+    A version is never rewritten: when its folder exists with the same served files it is kept as it
+    is (its manifest still names the run that first wrote it); when they differ, ExportError.
     """
+    tflite_bytes, prep_bytes, max_difference = _proven_artifacts(model, preprocessor, parity_features)
+    served = {MODEL_FILE: tflite_bytes, PREP_FILE: prep_bytes}
+    version = version_from_hashes({name: sha256_hex(data) for name, data in served.items()})
+    target = models_dir / version
+    if target.exists():
+        _check_identical(target, served)
+        created = False
+    else:
+        extra = {"litert_keras_max_difference": max_difference, "parity_rows": len(parity_features)}
+        _write_version(target, model, served, extra | manifest_fields)
+        created = True
+    (models_dir / LATEST_POINTER).write_text(version + "\n")
+    return ExportedVersion(target, created)
+
+
+def _proven_artifacts(model, preprocessor, parity_features: np.ndarray) -> tuple[bytes, bytes, float]:
+    """``model.tflite`` and ``prep.joblib`` bytes, once the function's reading of them is proven equal to
+    scikit-learn and Keras; and LiteRT's largest difference from Keras on ``parity_features``."""
     tflite_bytes = to_tflite(model)
     prep_buffer = io.BytesIO()
     joblib.dump(preprocessor, prep_buffer)
     prep_bytes = prep_buffer.getvalue()
     served_preprocessor = served_preprocessor_of(preprocessor, prep_bytes)
-
-    keras_probabilities = model.predict(
-        preprocessor.transform(parity_features).astype(np.float32), verbose=0, batch_size=4096
-    ).reshape(-1)
+    keras_probabilities = predict(model, preprocessor.transform(parity_features))
     litert_probabilities = Scorer(tflite_bytes, served_preprocessor).probabilities(parity_features)
     max_difference = float(np.max(np.abs(keras_probabilities - litert_probabilities)))
     if not max_difference <= PARITY_TOLERANCE:
         raise ExportError(f"LiteRT differs from Keras by {max_difference:.2e} > {PARITY_TOLERANCE:.0e}; not exported")
+    return tflite_bytes, prep_bytes, max_difference
 
-    models_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=models_dir) as staging_name:
+
+def _check_identical(target: Path, served: dict[str, bytes]) -> None:
+    """An existing version folder may only be kept when its served files are these bytes."""
+    differing = [name for name, data in served.items() if not _holds(target / name, data)]
+    if differing or not (target / MANIFEST_FILE).is_file():
+        what = ", ".join(differing) if differing else f"{MANIFEST_FILE} is missing"
+        raise ExportError(
+            f"version {target.name} already exists at {target} and differs from this export ({what}); "
+            "a version is never rewritten: move that folder aside if it is damaged, then export again"
+        )
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    return path.is_file() and path.read_bytes() == data
+
+
+def _write_version(target: Path, model, served: dict[str, bytes], manifest_fields: dict) -> None:
+    """Write the version's files and manifest in a staging folder, then move it into place at once."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as staging_name:
         staging = Path(staging_name)
         model.save(staging / KERAS_FILE)
-        (staging / MODEL_FILE).write_bytes(tflite_bytes)
-        (staging / PREP_FILE).write_bytes(prep_bytes)
+        for name, data in served.items():
+            (staging / name).write_bytes(data)
         files = {}
         for name in VERSION_FILES:
             data = (staging / name).read_bytes()
             files[name] = {"sha256": sha256_hex(data), "bytes": len(data)}
-        version = version_from_hashes({name: entry["sha256"] for name, entry in files.items()})
         manifest = {
             "schema_version": MANIFEST_SCHEMA_VERSION,
-            "version": version,
+            "version": target.name,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "files": files,
             "features": contract_as_dict(),
             "feature_order": list(FEATURE_NAMES),
             "target": TARGET,
-            "litert_keras_max_difference": max_difference,
-            "parity_rows": len(parity_features),
             "libraries": {"python": platform.python_version()} | {lib: metadata.version(lib) for lib in LIBRARIES},
             **manifest_fields,
         }
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        target = models_dir / version
-        if target.exists():
-            shutil.rmtree(target)
         staging.rename(target)
         staging.mkdir()  # TemporaryDirectory cleans up the (now empty) staging path
-    (models_dir / LATEST_POINTER).write_text(version + "\n")
-    return target

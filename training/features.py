@@ -14,12 +14,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from default_risk.contract import CODE_FEATURES, FEATURE_NAMES, FEATURES_BY_NAME, NUMERIC_FEATURES
-
-PREPROCESSINGS: tuple[str, ...] = ("standard", "standard-onehot-arcsinh")
-"""``standard``: every column standardised (codes as numbers). ``standard-onehot-arcsinh``: every
-column standardised as in ``standard``, plus the codes one-hot encoded over the contract's codes,
-plus the amounts through arcsinh then standardised (the network sees the linear, the categorical
-and the compressed view)."""
+from training.config import PREPROCESSINGS
 
 AMOUNT_FEATURES: tuple[str, ...] = tuple(name for name in NUMERIC_FEATURES if FEATURES_BY_NAME[name].kind == "amount")
 

@@ -12,6 +12,9 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+PREDICT_BATCH_SIZE = 4096
+"""Rows per batch when Keras scores (validation, test and parity rows)."""
+
 
 @dataclass(frozen=True)
 class MemberSpec:
@@ -112,7 +115,9 @@ def fit_ensemble(
         shuffle=True,
         verbose=0,
     )
-    member_logits = train_model.predict(x_val.astype(np.float32), batch_size=4096, verbose=0).reshape(len(y_val), -1)
+    member_logits = train_model.predict(x_val.astype(np.float32), batch_size=PREDICT_BATCH_SIZE, verbose=0).reshape(
+        len(y_val), -1
+    )
     return TrainedEnsemble(
         logit_model,
         float(roc_auc_score(y_val, predict(logit_model, x_val))),
@@ -122,7 +127,7 @@ def fit_ensemble(
 
 
 def predict(model, x: np.ndarray) -> np.ndarray:
-    return model.predict(x.astype(np.float32), batch_size=4096, verbose=0).reshape(-1).astype(np.float64)
+    return model.predict(x.astype(np.float32), batch_size=PREDICT_BATCH_SIZE, verbose=0).reshape(-1).astype(np.float64)
 
 
 def fit_platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -18,10 +18,15 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from training.config import TrainConfig
+from training.release.gate import check_quality_gate
+
+if TYPE_CHECKING:
+    from training.split import Split
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,27 @@ class TrainingResult:
     run_id: str
     manifest: dict
     plots: tuple[Path, ...]
+    created: bool
+    """False when the version existed already (same served files) and was kept as it was."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    val_auc: float
+    preprocessing: str
+    hidden: tuple[int, ...]
+    preprocessor: object
+    trained: object
+    """training.model.TrainedEnsemble"""
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    model: object
+    """keras.Model: raw preprocessed features -> calibrated probability (what is served)."""
+    platt: tuple[float, float]
+    threshold: float
+    val_metrics: dict[str, float]
 
 
 def _size_name(hidden: tuple[int, ...]) -> str:
@@ -40,20 +66,54 @@ def _size_name(hidden: tuple[int, ...]) -> str:
 def run_training(config: TrainConfig, log=print) -> TrainingResult:
     """The whole pipeline for ``config``; ``log`` receives one progress line per stage."""
     import mlflow
-    from sklearn.model_selection import train_test_split
 
-    from default_risk.artifacts import MANIFEST_FILE
-    from training import evaluate
-    from training.baselines import fit_baselines
-    from training.data import file_sha256, load_dataset, resolve_source
-    from training.export import export_version
-    from training.features import build_preprocessor
-    from training.model import MemberSpec, calibrated_model, fit_ensemble, fit_platt, predict
-    from training.release.gate import check_quality_gate
-    from training.split import split_dataset
     from training.tracking import start_run, tracking_uri
 
     started = time.monotonic()
+    data_info, split = load_data(config, log)
+    uri = tracking_uri(config.tracking_uri)
+    with start_run(config.experiment, uri, config.artifact_root) as run:
+        mlflow.log_params(config.as_params() | {"data_sha256": data_info["sha256"], "data_file": data_info["file"]})
+        mlflow.log_dict({"data": data_info, "split": split.describe(*_split_settings(config))}, "data_and_split.json")
+        candidates = select_candidates(config, split, log)
+        chosen = max(candidates, key=lambda c: c.val_auc)
+        log(
+            f"chosen: {chosen.preprocessing} with hidden layers {chosen.hidden} "
+            f"(validation ROC-AUC {chosen.val_auc:.4f})"
+        )
+        calibrated = calibrate(chosen, split, config.ensemble_size, log)
+        evaluation = evaluate_on_test(config, chosen, calibrated, split)
+        manifest_fields = {
+            **evaluation.manifest_fields,
+            "data": data_info,
+            "split": split.describe(*_split_settings(config)),
+            "model": _selection(config, chosen, calibrated, candidates),
+            "mlflow": {"run_id": run.info.run_id, "experiment": config.experiment, "tracking_uri": uri},
+        }
+        result = export_and_track(config, chosen, calibrated, split, evaluation, manifest_fields, run.info.run_id)
+        mlflow.log_metric("train_seconds", time.monotonic() - started)
+    if not result.created:
+        log(
+            f"version {result.version} exists already with byte-identical served files: kept as it is "
+            f"(its manifest names MLflow run {result.manifest['mlflow']['run_id']})"
+        )
+    log(f"exported {result.version_dir} in {time.monotonic() - started:.0f} s; MLflow run {run.info.run_id} at {uri}")
+    for failure in check_quality_gate(result.manifest):
+        log(f"quality gate: {failure}")
+    return result
+
+
+def _split_settings(config: TrainConfig) -> tuple[int, float, float]:
+    return config.seed, config.test_size, config.val_size
+
+
+def load_data(config: TrainConfig, log) -> tuple[dict, Split]:
+    """Stage 1: the validated data set (a stratified sample of it with ``config.sample``), described, and split."""
+    from sklearn.model_selection import train_test_split
+
+    from training.data import file_sha256, load_dataset, resolve_source
+    from training.split import split_dataset
+
     data_path = resolve_source(config.data)
     features, target = load_dataset(str(data_path))
     data_info = {
@@ -70,127 +130,159 @@ def run_training(config: TrainConfig, log=print) -> TrainingResult:
         features, target = features.iloc[np.sort(keep)], target.iloc[np.sort(keep)]
         data_info["sampled_rows"] = len(target)
     split = split_dataset(features, target, seed=config.seed, test_size=config.test_size, val_size=config.val_size)
-    split_info = split.describe(config.seed, config.test_size, config.val_size)
     log(f"data: {data_info['rows']} rows, {data_info['positives']} positives, sha256 {data_info['sha256'][:12]}...")
+    return data_info, split
 
-    uri = tracking_uri(config.tracking_uri)
-    with start_run(config.experiment, uri, config.artifact_root) as run:
-        mlflow.log_params(config.as_params() | {"data_sha256": data_info["sha256"], "data_file": data_info["file"]})
-        mlflow.log_dict({"data": data_info, "split": split_info}, "data_and_split.json")
 
-        # 2. model selection on validation
-        spec = MemberSpec(
-            hidden=(),
-            dropout=config.dropout,
-            l2=config.l2,
-            learning_rate=config.learning_rate,
-            weight_decay=config.weight_decay,
-            batch_size=config.batch_size,
-            max_epochs=config.max_epochs,
-            patience=config.patience,
-        )
-        candidates = []
-        for kind in config.preprocessings:
-            preprocessor = build_preprocessor(kind).fit(split.x_train)
-            x_train, x_val = (preprocessor.transform(x).astype(np.float32) for x in (split.x_train, split.x_val))
-            for hidden in config.sizes:
-                trained = fit_ensemble(
-                    x_train,
-                    split.y_train,
-                    x_val,
-                    split.y_val,
-                    replace(spec, hidden=hidden),
-                    config.ensemble_size,
-                    config.seed,
-                )
-                key = f"{kind}.{_size_name(hidden)}"
-                mlflow.log_metrics(
-                    {f"select.{key}.val_roc_auc": trained.val_auc, f"select.{key}.epochs": trained.epochs}
-                )
-                log(f"candidate {key}: validation ROC-AUC {trained.val_auc:.4f} after {trained.epochs} epochs")
-                candidates.append((trained.val_auc, kind, hidden, preprocessor, trained))
-        best_auc, kind, hidden, preprocessor, chosen = max(candidates, key=lambda c: c[0])
-        log(f"chosen: {kind} with hidden layers {hidden} (validation ROC-AUC {best_auc:.4f})")
+def select_candidates(config: TrainConfig, split: Split, log) -> list[Candidate]:
+    """Stage 2: train every preprocessing x size on the training part, each judged on validation ROC-AUC."""
+    import mlflow
 
-        # 3. calibration and threshold, on validation
-        x_val, x_test = (preprocessor.transform(x).astype(np.float32) for x in (split.x_val, split.x_test))
-        platt = fit_platt(predict(chosen.logit_model, x_val), split.y_val)
-        model = calibrated_model(chosen.logit_model, x_val.shape[1], platt)
-        p_val = predict(model, x_val)
-        threshold = evaluate.f1_threshold(split.y_val, p_val)
-        val_metrics = evaluate.metrics(split.y_val, p_val)
-        log(
-            f"ensemble of {config.ensemble_size}: validation ROC-AUC {val_metrics['roc_auc']:.4f}; "
-            f"Platt a={platt[0]:.3f} b={platt[1]:.3f}; threshold {threshold:.3f}"
-        )
+    from training.features import build_preprocessor
+    from training.model import MemberSpec, fit_ensemble
 
-        # 4. baselines, then the test set, once
-        baselines = fit_baselines(split.x_train, split.y_train, config.seed)
-        p_test = predict(model, x_test)
-        test_metrics = evaluate.metrics(split.y_test, p_test)
-        test_decision = evaluate.at_threshold(split.y_test, p_test, threshold)
-        baseline_test = {}
-        baseline_scores = {}
-        for name, baseline in baselines.items():
-            baseline_val_auc = evaluate.metrics(split.y_val, baseline.predict_proba(split.x_val)[:, 1])["roc_auc"]
-            baseline_scores[name] = baseline.predict_proba(split.x_test)[:, 1]
-            baseline_test[name] = evaluate.metrics(split.y_test, baseline_scores[name]) | {
-                "val_roc_auc": baseline_val_auc
-            }
+    candidates = []
+    for kind in config.preprocessings:
+        preprocessor = build_preprocessor(kind).fit(split.x_train)
+        x_train, x_val = (preprocessor.transform(x).astype(np.float32) for x in (split.x_train, split.x_val))
+        for hidden in config.sizes:
+            spec = MemberSpec(
+                hidden=hidden,
+                dropout=config.dropout,
+                l2=config.l2,
+                learning_rate=config.learning_rate,
+                weight_decay=config.weight_decay,
+                batch_size=config.batch_size,
+                max_epochs=config.max_epochs,
+                patience=config.patience,
+            )
+            trained = fit_ensemble(x_train, split.y_train, x_val, split.y_val, spec, config.ensemble_size, config.seed)
+            key = f"{kind}.{_size_name(hidden)}"
+            mlflow.log_metrics({f"select.{key}.val_roc_auc": trained.val_auc, f"select.{key}.epochs": trained.epochs})
+            log(f"candidate {key}: validation ROC-AUC {trained.val_auc:.4f} after {trained.epochs} epochs")
+            candidates.append(Candidate(trained.val_auc, kind, hidden, preprocessor, trained))
+    return candidates
 
-        # 5. export, plots, tracking
-        selection = {
-            "preprocessing": kind,
-            "hidden": list(hidden),
-            "ensemble_size": config.ensemble_size,
-            "member_val_roc_auc": list(chosen.member_val_auc),
-            "epochs": chosen.epochs,
-            "platt": {"a": platt[0], "b": platt[1]},
-            "candidates": {f"{c[1]}.{_size_name(c[2])}": c[0] for c in candidates},
+
+def calibrate(chosen: Candidate, split: Split, ensemble_size: int, log) -> Calibrated:
+    """Stage 3: Platt scaling folded into the model, and the F1-maximising threshold, both on validation."""
+    from training import evaluate
+    from training.model import calibrated_model, fit_platt, predict
+
+    x_val = chosen.preprocessor.transform(split.x_val).astype(np.float32)
+    platt = fit_platt(predict(chosen.trained.logit_model, x_val), split.y_val)
+    model = calibrated_model(chosen.trained.logit_model, x_val.shape[1], platt)
+    p_val = predict(model, x_val)
+    threshold = evaluate.f1_threshold(split.y_val, p_val)
+    val_metrics = evaluate.metrics(split.y_val, p_val)
+    log(
+        f"ensemble of {ensemble_size}: validation ROC-AUC {val_metrics['roc_auc']:.4f}; "
+        f"Platt a={platt[0]:.3f} b={platt[1]:.3f}; threshold {threshold:.3f}"
+    )
+    return Calibrated(model, platt, threshold, val_metrics)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    p_test: np.ndarray
+    baseline_scores: dict[str, np.ndarray]
+    manifest_fields: dict
+    """``metrics`` (test, validation, baselines) and ``threshold`` (value, rule, test confusion)."""
+
+
+def evaluate_on_test(config: TrainConfig, chosen: Candidate, calibrated: Calibrated, split: Split) -> Evaluation:
+    """Stage 4: the baselines fitted on the same split, then the test set scored once for every model."""
+    from training import evaluate
+    from training.baselines import fit_baselines
+    from training.model import predict
+
+    p_test = predict(calibrated.model, chosen.preprocessor.transform(split.x_test).astype(np.float32))
+    baseline_test, baseline_scores = {}, {}
+    for name, baseline in fit_baselines(split.x_train, split.y_train, config.seed).items():
+        baseline_val_auc = evaluate.metrics(split.y_val, baseline.predict_proba(split.x_val)[:, 1])["roc_auc"]
+        baseline_scores[name] = baseline.predict_proba(split.x_test)[:, 1]
+        baseline_test[name] = evaluate.metrics(split.y_test, baseline_scores[name]) | {"val_roc_auc": baseline_val_auc}
+    decision = evaluate.at_threshold(split.y_test, p_test, calibrated.threshold)
+    fields = {
+        "metrics": {
+            "test": evaluate.metrics(split.y_test, p_test),
+            "validation": calibrated.val_metrics,
+            "baselines_test": baseline_test,
+        },
+        "threshold": {"value": calibrated.threshold, "rule": "maximises F1 on the validation set", "test": decision},
+    }
+    return Evaluation(p_test, baseline_scores, fields)
+
+
+def _selection(config: TrainConfig, chosen: Candidate, calibrated: Calibrated, candidates: list[Candidate]) -> dict:
+    return {
+        "preprocessing": chosen.preprocessing,
+        "hidden": list(chosen.hidden),
+        "ensemble_size": config.ensemble_size,
+        "member_val_roc_auc": list(chosen.trained.member_val_auc),
+        "epochs": chosen.trained.epochs,
+        "platt": {"a": calibrated.platt[0], "b": calibrated.platt[1]},
+        "candidates": {f"{c.preprocessing}.{_size_name(c.hidden)}": c.val_auc for c in candidates},
+    }
+
+
+def export_and_track(
+    config: TrainConfig,
+    chosen: Candidate,
+    calibrated: Calibrated,
+    split: Split,
+    evaluation: Evaluation,
+    manifest_fields: dict,
+    run_id: str,
+) -> TrainingResult:
+    """Stage 5: export the version (never rewriting one), save the plots, log figures and files to MLflow."""
+    import mlflow
+
+    from default_risk.artifacts import MANIFEST_FILE
+    from training import evaluate
+    from training.export import export_version
+
+    exported = export_version(
+        calibrated.model, chosen.preprocessor, split.x_test, config.models_dir, manifest_fields=manifest_fields
+    )
+    version_dir = exported.path
+    manifest = json.loads((version_dir / MANIFEST_FILE).read_text())
+    scores = {"MLP (served)": evaluation.p_test, **evaluation.baseline_scores}
+    plots = evaluate.save_plots(split.y_test, scores, config.reports_dir / version_dir.name, calibrated.threshold)
+    _log_figures(manifest_fields)
+    mlflow.log_params(
+        {
+            "chosen_preprocessing": chosen.preprocessing,
+            "chosen_hidden": _size_name(chosen.hidden),
+            "version": version_dir.name,
         }
-        manifest_fields = {
-            "metrics": {"test": test_metrics, "validation": val_metrics, "baselines_test": baseline_test},
-            "threshold": {"value": threshold, "rule": "maximises F1 on the validation set", "test": test_decision},
-            "data": data_info,
-            "split": split_info,
-            "model": selection,
-            "mlflow": {"run_id": run.info.run_id, "experiment": config.experiment, "tracking_uri": uri},
+    )
+    gate = "fail" if check_quality_gate(manifest) else "pass"
+    mlflow.set_tags({"version": version_dir.name, "quality_gate": gate, "version_created": str(exported.created)})
+    for plot in plots:
+        mlflow.log_artifact(str(plot), artifact_path="plots")
+    mlflow.log_artifacts(str(version_dir), artifact_path="model")
+    return TrainingResult(version_dir.name, version_dir, run_id, manifest, tuple(plots), exported.created)
+
+
+def _log_figures(manifest_fields: dict) -> None:
+    """The test, validation, baseline and threshold figures as MLflow metrics."""
+    import mlflow
+
+    metrics, decision = manifest_fields["metrics"], manifest_fields["threshold"]
+    mlflow.log_metrics({f"test_{k}": v for k, v in metrics["test"].items()})
+    mlflow.log_metrics({f"val_{k}": v for k, v in metrics["validation"].items()})
+    for name, figures in metrics["baselines_test"].items():
+        mlflow.log_metrics({f"{name}.test_{k}": v for k, v in figures.items() if k != "val_roc_auc"})
+        mlflow.log_metric(f"{name}.val_roc_auc", figures["val_roc_auc"])
+    mlflow.log_metrics(
+        {
+            "threshold": decision["value"],
+            "test_precision": decision["test"]["precision"],
+            "test_recall": decision["test"]["recall"],
         }
-        version_dir = export_version(
-            model, preprocessor, split.x_test, config.models_dir, manifest_fields=manifest_fields
-        )
-        manifest = json.loads((version_dir / MANIFEST_FILE).read_text())
-        plots = evaluate.save_plots(
-            split.y_test, {"MLP (served)": p_test, **baseline_scores}, config.reports_dir / version_dir.name, threshold
-        )
-        gate_failures = check_quality_gate(manifest)
-
-        mlflow.log_metrics({f"test_{k}": v for k, v in test_metrics.items()})
-        mlflow.log_metrics({f"val_{k}": v for k, v in val_metrics.items()})
-        for name, figures in baseline_test.items():
-            mlflow.log_metrics({f"{name}.test_{k}": v for k, v in figures.items() if k != "val_roc_auc"})
-            mlflow.log_metric(f"{name}.val_roc_auc", figures["val_roc_auc"])
-        mlflow.log_metrics(
-            {
-                "threshold": threshold,
-                "test_precision": test_decision["precision"],
-                "test_recall": test_decision["recall"],
-            }
-            | {f"test_{k}": v for k, v in test_decision["confusion_matrix"].items()}
-        )
-        mlflow.log_params(
-            {"chosen_preprocessing": kind, "chosen_hidden": _size_name(hidden), "version": version_dir.name}
-        )
-        mlflow.set_tags({"version": version_dir.name, "quality_gate": "fail" if gate_failures else "pass"})
-        for plot in plots:
-            mlflow.log_artifact(str(plot), artifact_path="plots")
-        mlflow.log_artifacts(str(version_dir), artifact_path="model")
-        mlflow.log_metric("train_seconds", time.monotonic() - started)
-
-    log(f"exported {version_dir} in {time.monotonic() - started:.0f} s; MLflow run {run.info.run_id} at {uri}")
-    for failure in gate_failures:
-        log(f"quality gate: {failure}")
-    return TrainingResult(version_dir.name, version_dir, run.info.run_id, manifest, tuple(plots))
+        | {f"test_{k}": v for k, v in decision["test"]["confusion_matrix"].items()}
+    )
 
 
 def summary(result: TrainingResult) -> str:
@@ -228,7 +320,7 @@ def _positive(text: str) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    from training.features import PREPROCESSINGS
+    from training.config import PREPROCESSINGS
 
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])

@@ -308,7 +308,7 @@ def cold_starts(emulator: Server, urls: dict[str, str], version: Path, scratch: 
     keras_url = urls["MODEL_URL"].replace(MODEL_FILE, KERAS_FILE)
 
     def reference(port: int) -> list[str]:
-        return [sys.executable, "-m", "tests.bench.reference_server", str(port)]
+        return [sys.executable, str(Path(__file__).with_name("reference_server.py")), str(port)]
 
     body = record(load_rows(1, seed=17)[0][0])
     ours, theirs = [], []
@@ -319,7 +319,6 @@ def cold_starts(emulator: Server, urls: dict[str, str], version: Path, scratch: 
         reference_env = emulator_env(emulator) | {
             "KERAS_URL": keras_url,
             "PREP_URL": urls["PREP_URL"],
-            "PYTHONPATH": str(ROOT),
         }
         theirs.append(cold_start(reference, reference_env, scratch / f"ref{run}", body))
     ours_s = statistics.median(seconds for seconds, _ in ours)

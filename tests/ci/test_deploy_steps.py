@@ -69,12 +69,11 @@ def run_publish_step(emulator: Server, cwd: Path, bucket: str, version: str, out
         "MODEL_BUCKET": bucket,
         "MODEL_VERSION": version,
         "GITHUB_OUTPUT": str(output),
-        "PYTHONPATH": str(ROOT),
     }
     return run_step(step(DEPLOY, "publish"), env, cwd)
 
 
-def test_publish_step_uploads_once_then_only_what_the_bucket_lacks(
+def test_publish_step_uploads_once_then_nothing_and_never_replaces_an_object(
     tmp_path: Path, tiny_version_dir: Path, ci_emulator: Server
 ) -> None:
     version = tiny_version_dir.name
@@ -99,16 +98,14 @@ def test_publish_step_uploads_once_then_only_what_the_bucket_lacks(
     assert bucket_objects(ci_emulator, "ci-models") == stored  # same bytes, same generations: nothing written
     assert github_outputs(tmp_path / "out2") == github_outputs(tmp_path / "out1")
 
-    # An object whose content differs from the local file (damaged, or replaced by hand) is uploaded again.
+    # An object whose content differs from the local file (damaged, or replaced by hand) stops the deploy:
+    # a published version is never replaced, and the bucket is left as it was.
     storage_client(ci_emulator).bucket("ci-models").blob(f"{prefix}/{PREP_FILE}").upload_from_string(b"damaged")
+    damaged = bucket_objects(ci_emulator, "ci-models")
     third = run_publish_step(ci_emulator, cwd, "ci-models", version, tmp_path / "out3")
-    assert third.returncode == 0, third.stderr
-    assert f"uploaded {[PREP_FILE]!r}" in third.stderr
-    after = bucket_objects(ci_emulator, "ci-models")
-    assert {name: content for name, (content, _) in after.items()} == local
-    assert {name: after[name] for name in after if not name.endswith(PREP_FILE)} == {
-        name: stored[name] for name in stored if not name.endswith(PREP_FILE)
-    }
+    assert third.returncode == 1 and "never replaced" in third.stderr and "Traceback" not in third.stderr
+    assert github_outputs(tmp_path / "out3") == {}
+    assert bucket_objects(ci_emulator, "ci-models") == damaged
 
 
 @pytest.mark.parametrize(
@@ -132,7 +129,7 @@ def test_publish_step_refuses_a_version_that_misses_the_quality_gate(
 
 
 def run_resolve_step(cwd: Path, requested: str, output: Path):
-    env = {"REQUESTED_VERSION": requested, "GITHUB_OUTPUT": str(output), "PYTHONPATH": str(ROOT)}
+    env = {"REQUESTED_VERSION": requested, "GITHUB_OUTPUT": str(output)}
     return run_step(step(DEPLOY, "version"), env, cwd)
 
 

@@ -16,7 +16,8 @@ from default_risk.contract import FEATURE_NAMES
 from default_risk.preprocessing import UnsupportedPreprocessor, load_preprocessor, probe_rows
 from tests.support.local_cloud import ROOT
 from tests.support.tiny_model import load_rows
-from training.features import PREPROCESSINGS, build_preprocessor
+from training.config import PREPROCESSINGS
+from training.features import build_preprocessor
 
 ALL_COLUMNS = list(range(len(FEATURE_NAMES)))
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from training.config import PREPROCESSINGS
 from training.data import DATA_ENV, load_dataset
-from training.features import PREPROCESSINGS, build_preprocessor
+from training.features import build_preprocessor
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "default_of_credit_card_clients.csv"
@@ -48,4 +49,4 @@ def train_tiny_version(models_dir: Path, rows: int = 3000, epochs: int = 3, seed
     model.fit(inputs, targets, epochs=epochs, batch_size=256, verbose=0)
     return export_version(
         model, preprocessor, features[:500], models_dir, manifest_fields={"metrics": {}, "note": "tiny test model"}
-    )
+    ).path

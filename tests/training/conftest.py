@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.local_cloud import ROOT
-from training.config import TrainConfig
+from training.config import PREPROCESSINGS, TrainConfig
 
 SHARED_DATA = Path(os.environ.get("UCI_CREDIT_DATA") or ROOT.parent / "shared/data/default_of_credit_card_clients.csv")
 
 TINY = {
     "sample": 2000,
-    "preprocessings": ("standard", "standard-onehot-arcsinh"),
+    "preprocessings": PREPROCESSINGS,
     "sizes": ((8,),),
     "max_epochs": 2,
     "patience": 1,

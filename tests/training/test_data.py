@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from default_risk.contract import FEATURE_NAMES, TARGET
-from tests.support.local_cloud import ROOT
 from training.data import DataError, load_dataset
 
 
@@ -140,7 +139,7 @@ def test_cli_prints_a_message_not_a_traceback(tmp_path, head):
     done = subprocess.run(
         [sys.executable, "-m", "training.train", "--data", str(path), "--models-dir", str(tmp_path / "m")],
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"},
+        env={"PATH": "/usr/bin:/bin", "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/m.db"},
         capture_output=True,
         text=True,
         timeout=120,

@@ -85,7 +85,7 @@ def test_export_refuses_a_model_that_fails_parity(tmp_path, tiny_run, monkeypatc
     assert not models_dir.exists() or not any(models_dir.iterdir())
 
     monkeypatch.setattr(export, "to_tflite", real_convert)
-    written = export_version(served, preprocessor, rows, models_dir, manifest_fields={"note": "parity holds"})
+    written = export_version(served, preprocessor, rows, models_dir, manifest_fields={"note": "parity holds"}).path
     assert json.loads((written / MANIFEST_FILE).read_text())["note"] == "parity holds"
     assert (models_dir / LATEST_POINTER).read_text().strip() == written.name
 
@@ -109,3 +109,44 @@ def test_a_manifest_for_another_feature_contract_is_refused(tiny_run):
     manifest["feature_order"] = list(reversed(manifest["feature_order"]))
     with pytest.raises(IntegrityError, match="ship the model and the contract together"):
         parse_manifest(json.dumps(manifest).encode())
+
+
+def _snapshot(folder) -> dict[str, tuple[bytes, int]]:
+    return {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in sorted(folder.iterdir())}
+
+
+def _scaled_rows(seed: int):
+    """(rows, a StandardScaler ColumnTransformer fitted on them)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import StandardScaler
+
+    rows = np.random.default_rng(seed).normal(size=(60, 23)) * 1000 + 1000
+    return rows, ColumnTransformer([("all", StandardScaler(), list(range(len(FEATURE_NAMES))))]).fit(rows)
+
+
+def test_exporting_an_existing_version_again_keeps_its_folder_untouched(tmp_path):
+    """Retraining gives the same served files (training is deterministic): the committed folder is not rewritten."""
+    rows, preprocessor = _scaled_rows(4)
+    models_dir = tmp_path / "models"
+    model = _tiny_model(5, len(FEATURE_NAMES))
+    first = export_version(model, preprocessor, rows, models_dir, manifest_fields={})
+    assert first.created
+    before = _snapshot(first.path)
+    (models_dir / LATEST_POINTER).unlink()  # as on a fresh clone: the version is committed, LATEST is not
+
+    again = export_version(model, preprocessor, rows, models_dir, manifest_fields={"run": "another"})
+    assert again.path == first.path and not again.created
+    assert _snapshot(first.path) == before, "an existing version folder was rewritten"
+    assert (models_dir / LATEST_POINTER).read_text().strip() == first.path.name
+
+
+def test_exporting_over_a_version_folder_whose_served_files_differ_is_refused(tmp_path):
+    rows, preprocessor = _scaled_rows(6)
+    models_dir = tmp_path / "models"
+    model = _tiny_model(7, len(FEATURE_NAMES))
+    first = export_version(model, preprocessor, rows, models_dir, manifest_fields={})
+    (first.path / PREP_FILE).write_bytes(b"damaged")
+    before = _snapshot(first.path)
+    with pytest.raises(ExportError, match=rf"version {first.path.name} already exists .* \({PREP_FILE}\); a version"):
+        export_version(model, preprocessor, rows, models_dir, manifest_fields={})
+    assert _snapshot(first.path) == before

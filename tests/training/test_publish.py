@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,7 +12,7 @@ import uuid
 import pytest
 
 from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, PREP_FILE, VERSION_FILES
-from tests.support.local_cloud import ROOT, emulator_env, storage_emulator
+from tests.support.local_cloud import emulator_env, storage_emulator
 from training.release.gate import QUALITY_GATE, check_quality_gate
 from training.release.publish import PublishError, object_name, publish_version
 
@@ -54,17 +55,35 @@ def test_publish_uploads_once_then_skips_an_unchanged_version(tiny_run, client, 
     assert again.uploaded == () and again.skipped == ALL_FILES
 
 
-def test_publish_replaces_a_changed_object_only(tiny_run, client, bucket):
+def test_publish_never_replaces_an_object_of_a_published_version(tiny_run, client, bucket, tmp_path):
     _, result = tiny_run
     publish_version(result.version_dir, bucket.name, client)
     tampered = bucket.blob(object_name(result.version, PREP_FILE))
     tampered.metadata = {"sha256": "0" * 64}
     tampered.upload_from_string(b"not the preprocessor")
 
-    repaired = publish_version(result.version_dir, bucket.name, client)
-    assert repaired.uploaded == (PREP_FILE,)
-    assert set(repaired.skipped) == set(ALL_FILES) - {PREP_FILE}
-    assert tampered.download_as_bytes() == (result.version_dir / PREP_FILE).read_bytes()
+    with pytest.raises(PublishError, match=rf"{PREP_FILE} exists with other content .* never replaced"):
+        publish_version(result.version_dir, bucket.name, client)
+    assert tampered.download_as_bytes() == b"not the preprocessor"
+
+    # A re-export of the same version with another manifest (another run) is refused too: the bucket keeps its own.
+    copy = tmp_path / result.version
+    shutil.copytree(result.version_dir, copy)
+    manifest = json.loads((copy / MANIFEST_FILE).read_text()) | {"note": "a second run"}
+    (copy / MANIFEST_FILE).write_text(json.dumps(manifest))
+    bucket.blob(object_name(result.version, PREP_FILE)).upload_from_filename(str(copy / PREP_FILE))
+    published_manifest = bucket.blob(object_name(result.version, MANIFEST_FILE)).download_as_bytes()
+    with pytest.raises(PublishError, match=rf"{MANIFEST_FILE} exists with other content"):
+        publish_version(copy, bucket.name, client)
+    assert bucket.blob(object_name(result.version, MANIFEST_FILE)).download_as_bytes() == published_manifest
+
+
+def test_publish_completes_a_partly_published_version(tiny_run, client, bucket):
+    _, result = tiny_run
+    publish_version(result.version_dir, bucket.name, client)
+    bucket.blob(object_name(result.version, MANIFEST_FILE)).delete()  # an interrupted publish: manifest goes last
+    completed = publish_version(result.version_dir, bucket.name, client)
+    assert completed.uploaded == (MANIFEST_FILE,) and set(completed.skipped) == set(VERSION_FILES)
 
 
 def test_publish_refuses_a_local_version_that_does_not_match_its_manifest(tiny_run, client, bucket, tmp_path):
@@ -83,7 +102,7 @@ def test_publish_to_a_missing_bucket_is_a_readable_error(tiny_run, client):
 
 
 def _cli(args: list[str], emulator) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)} | emulator_env(emulator)
+    env = {"PATH": os.environ["PATH"]} | emulator_env(emulator)
     return subprocess.run(
         [sys.executable, "-m", "training.release.publish", *args], env=env, capture_output=True, text=True, timeout=120
     )

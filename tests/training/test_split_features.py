@@ -10,8 +10,9 @@ import joblib
 import numpy as np
 import pytest
 
+from training.config import PREPROCESSINGS
 from training.data import load_dataset
-from training.features import PREPROCESSINGS, build_preprocessor
+from training.features import build_preprocessor
 from training.split import split_dataset
 
 

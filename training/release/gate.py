@@ -18,6 +18,12 @@ QUALITY_GATE: dict[str, tuple[str, float]] = {
 _COMPARE = {">=": operator.ge, "<=": operator.le}
 
 
+def gate_refusal(manifest: dict) -> str | None:
+    """Why ``manifest``'s version may not be promoted, published or deployed (one line), or None when it passes."""
+    failures = check_quality_gate(manifest)
+    return f"version {manifest.get('version')} misses the quality gate: " + "; ".join(failures) if failures else None
+
+
 def check_quality_gate(manifest: dict) -> list[str]:
     """One readable line per failed or missing metric of ``manifest["metrics"]["test"]``; empty when it passes."""
     test_metrics = manifest.get("metrics", {}).get("test", {})

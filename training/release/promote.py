@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from default_risk.artifacts import LATEST_POINTER, MODEL_FILE, PREP_FILE
+from default_risk.artifacts import LATEST_POINTER, MODEL_FILE, MODELS_PREFIX, PREP_FILE
 from default_risk.preprocessing import UnsupportedPreprocessor, load_preprocessor, probe_rows
 from default_risk.scorer import Scorer
-from training.release.gate import check_quality_gate
-from training.release.publish import DEFAULT_MODELS_DIR, PublishError, read_local_version, resolve_version_dir
+from training.release.gate import gate_refusal
+from training.release.publish import PublishError, read_local_version, resolve_version_dir
 
 PROMOTED_POINTER = "PROMOTED"
 """A text file in the models folder naming the version main declares; committed."""
@@ -55,9 +55,9 @@ def vet_version(models_dir: Path, version: str | None) -> str:
         manifest, files = read_local_version(resolve_version_dir(models_dir, version))
     except PublishError as error:
         raise PromotionError(str(error)) from error
-    failures = check_quality_gate(manifest)
-    if failures:
-        raise PromotionError(f"version {manifest['version']} misses the quality gate: " + "; ".join(failures))
+    refusal = gate_refusal(manifest)
+    if refusal:
+        raise PromotionError(refusal)
     check_servable(manifest["version"], files)
     return manifest["version"]
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="?",
         help=f"version folder name (default: {LATEST_POINTER} when promoting, {PROMOTED_POINTER} with --check)",
     )
-    parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR, help="local models folder")
+    parser.add_argument("--models-dir", type=Path, default=Path(MODELS_PREFIX), help="local models folder")
     parser.add_argument("--check", action="store_true", help="only vet the version; change nothing")
     args = parser.parse_args(argv)
     try:

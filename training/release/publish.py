@@ -1,8 +1,10 @@
-"""Publish a local model version to ``gs://BUCKET/models/<version>/``, uploading only what changed.
+"""Publish a local model version to ``gs://BUCKET/models/<version>/``, uploading only what the bucket lacks.
 
-Each object carries its sha256 in custom metadata; a file whose sha256 the bucket already holds
-is skipped. Every upload is read back and hashed before it counts. The manifest goes last, so a
-version whose manifest is in the bucket is complete.
+A published version is never replaced: an object already in the bucket with the same bytes is skipped,
+one with other bytes stops the publish with an error, and new objects are created with
+``if_generation_match=0`` (create only). Each object carries its sha256 in custom metadata; every
+upload is read back and hashed before it counts. The manifest goes last, so a version whose manifest
+is in the bucket is complete.
 
     python -m training.release.publish --bucket NAME [--version V] [--models-dir DIR] [--require-quality-gate]
 
@@ -29,9 +31,8 @@ from default_risk.artifacts import (
     sha256_hex,
     verify_file,
 )
-from training.release.gate import check_quality_gate
+from training.release.gate import gate_refusal
 
-DEFAULT_MODELS_DIR = Path(MODELS_PREFIX)
 SHA256_METADATA_KEY = "sha256"
 
 
@@ -96,17 +97,21 @@ def publish_version(version_dir: Path, bucket_name: str, client=None) -> Publish
     try:
         for name in (*VERSION_FILES, MANIFEST_FILE):  # manifest last: its presence means the version is complete
             data, expected = files[name], sha256_hex(files[name])
-            blob = bucket.get_blob(object_name(version, name))
-            if blob is not None and (blob.metadata or {}).get(SHA256_METADATA_KEY) == expected:
+            existing = bucket.get_blob(object_name(version, name))
+            if existing is not None:
+                _check_same_object(existing, name, expected)
                 skipped.append(name)
                 continue
             blob = bucket.blob(object_name(version, name))
             blob.metadata = {SHA256_METADATA_KEY: expected}
-            blob.upload_from_string(data, content_type=_content_type(name))
+            # if_generation_match=0: create only; an object written meanwhile is never overwritten.
+            blob.upload_from_string(data, content_type=_content_type(name), if_generation_match=0)
             _verify_upload(bucket, version, name, expected)
             uploaded.append(name)
     except exceptions.NotFound as error:
         raise PublishError(f"bucket {bucket_name!r} does not exist or is not reachable: {error.message}") from error
+    except exceptions.PreconditionFailed as error:
+        raise PublishError(f"another publish wrote version {version} at the same time: {error.message}") from error
     except exceptions.GoogleAPICallError as error:
         raise PublishError(f"cannot publish to gs://{bucket_name}: {error}") from error
     return PublishResult(
@@ -116,6 +121,17 @@ def publish_version(version_dir: Path, bucket_name: str, client=None) -> Publish
         model_url=f"gs://{bucket_name}/{object_name(version, MODEL_FILE)}",
         prep_url=f"gs://{bucket_name}/{object_name(version, PREP_FILE)}",
     )
+
+
+def _check_same_object(blob, name: str, expected: str) -> None:
+    """An object of the version exists already: it must hold exactly the local file (it is never replaced)."""
+    actual = sha256_hex(blob.download_as_bytes())
+    if actual != expected:
+        raise PublishError(
+            f"gs://{blob.bucket.name}/{blob.name} exists with other content (sha256 {actual[:12]}..., local "
+            f"{name} {expected[:12]}...); a published version is never replaced: investigate the bucket "
+            "(the object holds and retention keep it as it is) and publish a new version instead"
+        )
 
 
 def _verify_upload(bucket, version: str, name: str, expected: str) -> None:
@@ -153,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.release.publish", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bucket", required=True, help="bucket name, without gs://")
     parser.add_argument("--version", help="version folder name (default: the one models/LATEST names)")
-    parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR, help="local models folder")
+    parser.add_argument("--models-dir", type=Path, default=Path(MODELS_PREFIX), help="local models folder")
     parser.add_argument(
         "--require-quality-gate",
         action="store_true",
@@ -165,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         version_dir = resolve_version_dir(args.models_dir, args.version)
         if args.require_quality_gate:
             manifest, _ = read_local_version(version_dir)
-            failures = check_quality_gate(manifest)
-            if failures:
-                raise PublishError(f"version {manifest['version']} misses the quality gate: " + "; ".join(failures))
+            refusal = gate_refusal(manifest)
+            if refusal:
+                raise PublishError(refusal)
         result = publish_version(version_dir, bucket)
     except PublishError as error:
         print(f"error: {error}", file=sys.stderr)

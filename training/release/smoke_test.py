@@ -1,8 +1,8 @@
 """Smoke test of a deployed function: score one valid record and check the version that answered.
 
-    ID_TOKEN=... python .github/scripts/smoke_test.py URL EXPECTED_MODEL_VERSION
+    ID_TOKEN=... python -m training.release.smoke_test URL EXPECTED_MODEL_VERSION
 
-The record is built from the feature contract (``functions/features.py``), so it is valid for every
+The record is built from the feature contract (``default_risk.contract``), so it is valid for every
 model. ``ID_TOKEN`` (optional) is sent as a bearer token, as Cloud Run requires when unauthenticated
 calls are not allowed. 503 (model still loading) and connection errors are retried; any other
 failure, or an answer from another model version, exits 1 with one line saying what went wrong.
@@ -17,9 +17,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions"))
 
 from default_risk.contract import FEATURES
 
