@@ -1,6 +1,7 @@
 """The HTTP API: the route table, its handlers, and the one log line per request.
 
-POST /              {"instances": [record, ...]} or one bare record  → {"predictions": [...], "model_version"}
+POST /              {"instances": [record, ...]}, {"inputs": {field: [...]}} or one bare record
+                    → {"predictions": [...], "model_version"} (the bodies: ``decoding``)
 POST /              {"calls": [[arg, ...], ...], ...} from BigQuery (``bigquery``) → {"replies": [...]}
 GET  / , /healthz   liveness and the loaded model's version (never loads the model)
 GET  /readyz        readiness: loads the model if needed → 200, or 503 with Retry-After
@@ -16,26 +17,19 @@ from collections.abc import Callable
 import flask
 
 from default_risk import bigquery, docs_page, model_store, openapi, telemetry
-from default_risk.api import READ_PIECE_BYTES, ApiError, instances_of, json_response, read_json
+from default_risk.api import READ_PIECE_BYTES, ApiError, json_response, read_body
+from default_risk.decoding import scoring_request
 from default_risk.service import score, served_model
 from default_risk.telemetry import RequestLog
-from default_risk.validation import MAX_PROBLEMS, validate_instances
 
 logger = telemetry.logger()
 
 
 def predictions(request: flask.Request, log: RequestLog) -> flask.Response:
-    payload = read_json(request)
-    if bigquery.is_bigquery_request(payload):  # a BigQuery remote-function call: same validation, same score
-        return bigquery.replies(payload, log)
-    instances = instances_of(payload)
-    log.instance_count = len(instances)
-    result = validate_instances(instances)
-    if result.problems:
-        listed = len(result.problems)
-        capped = listed == MAX_PROBLEMS
-        summary = f"at least {listed} problems, the first listed" if capped else f"{listed} problem(s) in the request"
-        raise ApiError("invalid_input", summary, result.problems)
+    scoring = scoring_request(read_body(request), log)
+    if scoring.bigquery:  # a BigQuery remote-function call: same validation, same score
+        return bigquery.replies(scoring.result, log)
+    result = scoring.result
     probabilities, version = score(result, log)
     answers = [
         {"probability_of_default": p} if record_id is None else {"probability_of_default": p, "id": record_id}

@@ -2,7 +2,7 @@
 
 BigQuery POSTs batches of rows as ``{"requestId", "caller", "sessionUser", "userDefinedContext", "calls"}``,
 where ``calls`` holds one argument list per row in the routine's declared order. That order is
-``features.FEATURE_NAMES`` (``infra/bigquery.tf`` declares the arguments from one list, and a test proves
+``contract.FEATURE_NAMES`` (``infra/bigquery.tf`` declares the arguments from one list, and a test proves
 the two agree). The rows go through ``validation.validate_rows``, the same contract and the same numpy
 checks as the records of the instances API (no dict is built per row), and the same ``service.score``.
 The answer is ``{"replies": [p, ...]}`` in call order, or ``{"errorMessage": "..."}``: BigQuery fails
@@ -20,15 +20,22 @@ from default_risk.api import MAX_INSTANCES, ApiError, json_response
 from default_risk.contract import FEATURE_NAMES, FEATURES_BY_NAME
 from default_risk.service import score
 from default_risk.telemetry import RequestLog
-from default_risk.validation import Problem, validate_rows
+from default_risk.validation import Problem, ValidationResult, validate_rows
 
-BIGQUERY_KEYS: tuple[str, ...] = ("requestId", "caller", "sessionUser", "userDefinedContext")
+CALLS_KEY = "calls"
+BIGQUERY_STRING_KEYS: tuple[str, ...] = ("requestId", "caller", "sessionUser")
+CONTEXT_KEY = "userDefinedContext"
+BIGQUERY_KEYS: tuple[str, ...] = (*BIGQUERY_STRING_KEYS, CONTEXT_KEY)
 """The keys BigQuery sends beside ``calls``; none is used here."""
+OTHER_BODY_KEYS: frozenset[str] = frozenset({"instances", "inputs", *FEATURE_NAMES})
+"""Keys of the other request bodies: a call holding one of them is refused, not half read."""
 ARGUMENT_NAMES: tuple[str, ...] = tuple(name.lower() for name in FEATURE_NAMES)
 """The routine's arguments, in order: the feature names in lower case (``limit_bal``, ``sex``, ...)."""
 
 _PROBLEMS_SHOWN = 5
 _INT64_AS_STRING = re.compile(r"-?[0-9]+")
+_LONGEST_NUMBER = 32
+"""Digits of an INT64 string judged as a number (longer is beyond every range, and not converted)."""
 
 
 class BigQueryError(ApiError):
@@ -40,12 +47,19 @@ class BigQueryError(ApiError):
 
 def is_bigquery_request(payload: object) -> bool:
     """Whether a decoded JSON body is BigQuery's remote-function call (recognised by its ``calls`` key)."""
-    return isinstance(payload, dict) and "calls" in payload
+    return isinstance(payload, dict) and CALLS_KEY in payload
 
 
-def replies(payload: dict, log: RequestLog) -> flask.Response:
-    """Score every call of a BigQuery request in order; raise BigQueryError when none can be scored."""
-    calls = payload["calls"]
+def validated_calls(payload: dict, log: RequestLog) -> ValidationResult:
+    """The rows of a BigQuery call checked against the contract; BigQueryError naming rows and arguments."""
+    mixed = sorted(OTHER_BODY_KEYS.intersection(payload))
+    if mixed:
+        raise ApiError(
+            "invalid_input",
+            f"a BigQuery call ({CALLS_KEY}) cannot also hold {', '.join(mixed)}: send one kind of body",
+            [Problem(None, name, f"is not a field of a BigQuery call (it has {CALLS_KEY})") for name in mixed],
+        )
+    calls = payload[CALLS_KEY]
     if not isinstance(calls, list):
         raise BigQueryError("invalid_input", "'calls' must be a list of argument lists, one per row")
     log.instance_count = len(calls)
@@ -62,7 +76,12 @@ def replies(payload: dict, log: RequestLog) -> flask.Response:
     result = validate_rows(calls)
     if result.problems:
         raise BigQueryError("invalid_input", _problems_message(result.problems, calls))
-    if not calls:
+    return result
+
+
+def replies(result: ValidationResult, log: RequestLog) -> flask.Response:
+    """``{"replies": [p, ...]}`` for the validated rows of a call, in call order."""
+    if not result.ids:
         return json_response({"replies": []})
     try:
         probabilities, _ = score(result, log)
@@ -98,6 +117,8 @@ def _describe(problem: Problem, calls: list[list]) -> str:
     value = calls[problem.instance][position]
     if value is None:
         what = "is NULL; default_risk scores complete rows only: filter out or fill NULLs in the query"
+    elif isinstance(value, str) and len(value) > _LONGEST_NUMBER and _INT64_AS_STRING.fullmatch(value):
+        what = f"{problem.problem}: a number of {len(value.lstrip('-'))} digits is beyond every accepted range"
     elif isinstance(value, str) and _INT64_AS_STRING.fullmatch(value):
         # BigQuery sends an INT64 beyond 2**53 as a string of digits: judge the number it stands for.
         what = FEATURES_BY_NAME[problem.field].problem(int(value)) or problem.problem

@@ -25,6 +25,8 @@ class Feature:
     minimum: float | None = None
     maximum: float | None = None
     codes: tuple[int, ...] = ()
+    optional: bool = False
+    """A record may leave it out (a given value is still checked)."""
 
     def problem(self, value: object) -> str | None:
         """Why ``value`` (as decoded from JSON) is not acceptable, or None when it is."""

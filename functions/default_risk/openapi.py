@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 
 from default_risk.api import ERROR_STATUSES, JSON_MEDIA_TYPE, MAX_BODY_BYTES, MAX_INSTANCES
-from default_risk.bigquery import ARGUMENT_NAMES, BIGQUERY_KEYS
-from default_risk.contract import FEATURE_NAMES, FEATURES
+from default_risk.bigquery import ARGUMENT_NAMES, BIGQUERY_KEYS, CALLS_KEY, OTHER_BODY_KEYS
+from default_risk.contract import FEATURE_NAMES, FEATURES, Feature
+from default_risk.decoding import INPUTS_KEY, INSTANCES_KEY
 from default_risk.docs_page import DOCS_PATH
 from default_risk.validation import ID_FIELD, MAX_ID_LENGTH
 
@@ -94,32 +95,62 @@ def _errors(*statuses: int, bigquery: bool = False) -> dict:
     return responses
 
 
-def _schemas() -> dict:
-    record = {
+def _record_schema() -> dict:
+    required = [feature.name for feature in FEATURES if not feature.optional]
+    return {
         "type": "object",
-        "description": "One card holder's 23 UCI inputs, all required, nothing else (but an optional `id`).",
+        "description": f"One card holder's UCI inputs: the {len(required)} required ones, nothing else but the "
+        "optional fields and an optional `id`.",
         "properties": {
             **{feature.name: feature.as_json_schema() for feature in FEATURES},
             ID_FIELD: {"type": "string", "maxLength": MAX_ID_LENGTH, "description": "Echoed back with the prediction."},
         },
-        "required": list(FEATURE_NAMES),
+        "required": required,
         "additionalProperties": False,
     }
+
+
+def _columns_schema() -> dict:
+    def column(items: dict) -> dict:
+        return {"type": "array", "items": items, "minItems": 1, "maxItems": MAX_INSTANCES}
+
     return {
-        "Record": record,
+        "type": "object",
+        "description": "Columnar records (TF Serving's `inputs`): each field maps to one value per record, every "
+        "column as long as the others; record `i` is the `i`-th value of each column.",
+        "properties": {
+            INPUTS_KEY: {
+                "type": "object",
+                "properties": {
+                    **{feature.name: column(feature.as_json_schema()) for feature in FEATURES},
+                    ID_FIELD: column({"type": "string", "maxLength": MAX_ID_LENGTH}),
+                },
+                "required": [feature.name for feature in FEATURES if not feature.optional],
+                "additionalProperties": False,
+            }
+        },
+        "required": [INPUTS_KEY],
+        "additionalProperties": False,
+    }
+
+
+def _request_schemas() -> dict:
+    return {
+        "Record": _record_schema(),
         "Instances": {
             "type": "object",
             "properties": {
-                "instances": {
-                    "type": "array",
-                    "items": {"$ref": "#/components/schemas/Record"},
-                    "minItems": 1,
-                    "maxItems": MAX_INSTANCES,
-                }
+                INSTANCES_KEY: {"type": "array", "items": _ref("Record"), "minItems": 1, "maxItems": MAX_INSTANCES}
             },
-            "required": ["instances"],
+            "required": [INSTANCES_KEY],
             "additionalProperties": False,
         },
+        "Columns": _columns_schema(),
+    }
+
+
+def _prediction_schemas() -> dict:
+    return {
         "Prediction": {
             "type": "object",
             "properties": {
@@ -134,7 +165,7 @@ def _schemas() -> dict:
             "properties": {
                 "predictions": {
                     "type": "array",
-                    "items": {"$ref": "#/components/schemas/Prediction"},
+                    "items": _ref("Prediction"),
                     "description": "One per record, in request order.",
                 },
                 "model_version": {"type": "string", "description": "The model version that scored them."},
@@ -142,6 +173,11 @@ def _schemas() -> dict:
             "required": ["predictions", "model_version"],
             "additionalProperties": False,
         },
+    }
+
+
+def _bigquery_schemas() -> dict:
+    return {
         "BigQueryRequest": {
             "type": "object",
             "description": "A BigQuery remote-function call, as BigQuery sends it for `SELECT default_risk("
@@ -151,18 +187,19 @@ def _schemas() -> dict:
             "properties": {
                 # BigQuery's own keys: sent with every call, read by nothing here, so any value is accepted.
                 **{key: {"description": "Sent by BigQuery; not used."} for key in BIGQUERY_KEYS},
-                "calls": {
+                CALLS_KEY: {
                     "type": "array",
                     "maxItems": MAX_INSTANCES,
                     "items": {
                         "type": "array",
-                        "prefixItems": [feature.as_json_schema() for feature in FEATURES],
+                        "prefixItems": [_argument_schema(feature) for feature in FEATURES],
                         "minItems": len(FEATURES),
                         "maxItems": len(FEATURES),
                     },
                 },
             },
-            "required": ["calls"],
+            "required": [CALLS_KEY],
+            "not": {"anyOf": [{"required": [name]} for name in sorted(OTHER_BODY_KEYS)]},
         },
         "BigQueryReplies": {
             "type": "object",
@@ -184,6 +221,40 @@ def _schemas() -> dict:
             "required": ["errorMessage"],
             "additionalProperties": False,
         },
+    }
+
+
+def _argument_schema(feature: Feature) -> dict:
+    """A routine argument: as in a record, and NULL where the field is optional."""
+    schema = feature.as_json_schema()
+    return {"anyOf": [schema, {"type": "null"}]} if feature.optional else schema
+
+
+def _status_schemas() -> dict:
+    problem = {
+        "type": "object",
+        "properties": {
+            "instance": {
+                "type": ["integer", "null"],
+                "description": "Index of the record in the request; null for the request.",
+            },
+            "field": {"type": "string", "description": "Empty for the record as a whole."},
+            "problem": {"type": "string"},
+        },
+        "required": ["instance", "field", "problem"],
+        "additionalProperties": False,
+    }
+    error = {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string", "enum": sorted(ERROR_STATUSES)},
+            "message": {"type": "string"},
+            "details": {"type": "array", "items": problem},
+        },
+        "required": ["code", "message", "details"],
+        "additionalProperties": False,
+    }
+    return {
         "Health": {
             "type": "object",
             "properties": {
@@ -196,33 +267,7 @@ def _schemas() -> dict:
         },
         "Error": {
             "type": "object",
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "properties": {
-                        "code": {"type": "string", "enum": sorted(ERROR_STATUSES)},
-                        "message": {"type": "string"},
-                        "details": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "instance": {
-                                        "type": ["integer", "null"],
-                                        "description": "Index of the record in the request; null for the request.",
-                                    },
-                                    "field": {"type": "string", "description": "Empty for the record as a whole."},
-                                    "problem": {"type": "string"},
-                                },
-                                "required": ["instance", "field", "problem"],
-                                "additionalProperties": False,
-                            },
-                        },
-                    },
-                    "required": ["code", "message", "details"],
-                    "additionalProperties": False,
-                }
-            },
+            "properties": {"error": error},
             "required": ["error"],
             "additionalProperties": False,
         },
@@ -247,105 +292,97 @@ def document(route_methods: frozenset[tuple[str, str]]) -> dict:
         # Relative to this document's URL, so "Try it out" on /docs calls the function wherever it is mounted.
         "servers": [{"url": ".", "description": "This function"}],
         "paths": _paths(route_methods),
-        "components": {"schemas": _schemas()},
+        "components": {"schemas": _request_schemas() | _prediction_schemas() | _bigquery_schemas() | _status_schemas()},
     }
+
+
+def _request_examples() -> dict:
+    """Named request examples, in the order /docs offers them (``docs_page``; the first is pre-filled)."""
+    single = example_record("uci-1")
+    batch = [{ID_FIELD: record_id, **example_record(record_id)} for record_id in EXAMPLE_ROWS]
+    return {
+        "single": {"summary": "One bare record", "value": single},
+        "batch": {"summary": "Three real rows, with ids", "value": {INSTANCES_KEY: batch}},
+        "columns": {
+            "summary": "The same three rows, columnar",
+            "value": {INPUTS_KEY: {name: [record[name] for record in batch] for name in (*FEATURE_NAMES, ID_FIELD)}},
+        },
+        "invalid": {
+            "summary": "An invalid record (answered 400, naming each field)",
+            "value": {**single, "AGE": 16, "PAY_0": 12},
+        },
+        "bigquery": {
+            "summary": "A BigQuery remote-function call (two rows)",
+            "value": {
+                "requestId": "124ab1c",
+                "caller": "//bigquery.googleapis.com/projects/my-project/jobs/my-job",
+                "sessionUser": "analyst@example.com",
+                "userDefinedContext": {},
+                CALLS_KEY: [list(EXAMPLE_ROWS["uci-1"]), list(EXAMPLE_ROWS["uci-2"])],
+            },
+        },
+    }
+
+
+def _predict_operation() -> dict:
+    return {
+        "operationId": "predict",
+        "summary": "Score records",
+        "description": 'One of `{"instances": [record, ...]}`, one bare record, or the columnar '
+        '`{"inputs": {field: [value, ...]}}`; predictions come back in request order. BigQuery remote-function '
+        "calls (`calls`) come here too and get `replies` or an `errorMessage`. The model loads on the first "
+        "request of an instance.",
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON_MEDIA_TYPE: {
+                    "schema": {"oneOf": [_ref(name) for name in ("Instances", "Record", "Columns", "BigQueryRequest")]},
+                    "examples": _request_examples(),
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "One prediction per record (one reply per call for BigQuery).",
+                "content": _json("Predictions", "BigQueryReplies"),
+            },
+            **_errors(400, 405, 413, 415, 503, bigquery=True),
+        },
+    }
+
+
+def _get(operation_id: str, summary: str, ok: dict, *statuses: int) -> dict:
+    return {"get": {"operationId": operation_id, "summary": summary, "responses": {"200": ok, **_errors(*statuses)}}}
 
 
 def _paths(route_methods: frozenset[tuple[str, str]]) -> dict:
     """Every operation of the route table; ValueError if the table and the operations described here differ."""
-    single = example_record("uci-1")
-    batch = {"instances": [{ID_FIELD: record_id, **example_record(record_id)} for record_id in EXAMPLE_ROWS]}
     health = {
         "description": "Liveness and the loaded model's version; never loads the model.",
         "content": _json("Health", example={"status": "ok", "model_loaded": False, "model_version": None}),
     }
     paths = {
-        "/": {
-            "post": {
-                "operationId": "predict",
-                "summary": "Score records",
-                "description": 'Either `{"instances": [record, ...]}` or one bare record; predictions come '
-                "back in request order. BigQuery remote-function calls (`calls`) come here too and get "
-                "`replies` or an `errorMessage`. The model loads on the first request of an instance.",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        JSON_MEDIA_TYPE: {
-                            "schema": {
-                                "oneOf": [
-                                    _ref("Instances"),
-                                    _ref("Record"),
-                                    _ref("BigQueryRequest"),
-                                ]
-                            },
-                            # Named examples, in the order /docs offers them (docs_page; the first is pre-filled).
-                            "examples": {
-                                "single": {"summary": "One bare record", "value": single},
-                                "batch": {"summary": "Three real rows, with ids", "value": batch},
-                                "invalid": {
-                                    "summary": "An invalid record (answered 400, naming each field)",
-                                    "value": {**single, "AGE": 16, "PAY_0": 12},
-                                },
-                                "bigquery": {
-                                    "summary": "A BigQuery remote-function call (two rows)",
-                                    "value": {
-                                        "requestId": "124ab1c",
-                                        "caller": "//bigquery.googleapis.com/projects/my-project/jobs/my-job",
-                                        "sessionUser": "analyst@example.com",
-                                        "userDefinedContext": {},
-                                        "calls": [list(EXAMPLE_ROWS["uci-1"]), list(EXAMPLE_ROWS["uci-2"])],
-                                    },
-                                },
-                            },
-                        }
-                    },
-                },
-                "responses": {
-                    "200": {
-                        "description": "One prediction per record (one reply per call for BigQuery).",
-                        "content": _json("Predictions", "BigQueryReplies"),
-                    },
-                    **_errors(400, 405, 413, 415, 503, bigquery=True),
-                },
-            },
-            "get": {"operationId": "health", "summary": "Health", "responses": {"200": health, **_errors(405)}},
-        },
-        "/healthz": {
-            "get": {"operationId": "healthz", "summary": "Health", "responses": {"200": health, **_errors(405)}}
-        },
-        "/readyz": {
-            "get": {
-                "operationId": "ready",
-                "summary": "Readiness: loads the model if needed",
-                "responses": {
-                    "200": {"description": "The model is loaded.", "content": _json("Health")},
-                    **_errors(405, 503),
-                },
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "responses": {
-                    "200": {
-                        "description": "The OpenAPI 3.1 document.",
-                        "content": {JSON_MEDIA_TYPE: {"schema": {"type": "object"}}},
-                    },
-                    **_errors(405),
-                },
-            }
-        },
-        DOCS_PATH: {
-            "get": {
-                "operationId": "docs",
-                "summary": "This document as an interactive page (Swagger UI); its assets are under /docs/",
-                "responses": {
-                    "200": {"description": "The HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}},
-                    **_errors(405),
-                },
-            }
-        },
+        "/": {"post": _predict_operation(), **_get("health", "Health", health, 405)},
+        "/healthz": _get("healthz", "Health", health, 405),
+        "/readyz": _get(
+            "ready",
+            "Readiness: loads the model if needed",
+            {"description": "The model is loaded.", "content": _json("Health")},
+            405,
+            503,
+        ),
+        "/openapi.json": _get(
+            "openapi",
+            "This document",
+            {"description": "The OpenAPI 3.1 document.", "content": {JSON_MEDIA_TYPE: {"schema": {"type": "object"}}}},
+            405,
+        ),
+        DOCS_PATH: _get(
+            "docs",
+            "This document as an interactive page (Swagger UI); its assets are under /docs/",
+            {"description": "The HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+            405,
+        ),
     }
     described = {(path, method.upper()) for path, operations in paths.items() for method in operations}
     if described != route_methods:

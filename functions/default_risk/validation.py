@@ -29,20 +29,17 @@ MAX_SHOWN_NAME = 64
 """Characters of an unknown field's name that an error repeats."""
 
 _GET_FEATURES = itemgetter(*FEATURE_NAMES)
-_INTEGER_COLUMNS = np.array([i for i, feature in enumerate(FEATURES) if feature.kind != "amount"])
-"""Columns of codes and integers: whole numbers only (54 or 54.0, never 54.5)."""
 _GET_ID = methodcaller("get", ID_FIELD)
-_CODE_COLUMNS = np.array([i for i, feature in enumerate(FEATURES) if feature.codes])
-_CODE_LOWEST = np.array([min(FEATURES[i].codes) for i in _CODE_COLUMNS], dtype=np.float64)
-_CODE_SPAN = max(max(FEATURES[i].codes) - min(FEATURES[i].codes) for i in _CODE_COLUMNS) + 1
-_CODE_ALLOWED = np.zeros((len(_CODE_COLUMNS), _CODE_SPAN), dtype=bool)
-"""``_CODE_ALLOWED[k, v - lowest]``: whether code column ``k`` accepts ``v`` (one lookup for all code columns)."""
-for _k, _i in enumerate(_CODE_COLUMNS):
-    _CODE_ALLOWED[_k, np.array(FEATURES[_i].codes) - min(FEATURES[_i].codes)] = True
-_RANGE_COLUMNS = np.array([i for i, feature in enumerate(FEATURES) if not feature.codes])
-_MINIMA = np.array([FEATURES[i].minimum for i in _RANGE_COLUMNS], dtype=np.float64)
-_MAXIMA = np.array([FEATURES[i].maximum for i in _RANGE_COLUMNS], dtype=np.float64)
 _NUMBER_TYPES = frozenset((int, float))
+_LOWEST = np.array([min(f.codes) if f.codes else f.minimum for f in FEATURES], dtype=np.float64)
+_HIGHEST = np.array([max(f.codes) if f.codes else f.maximum for f in FEATURES], dtype=np.float64)
+_FRACTIONS_ALLOWED = np.array([f.kind == "amount" for f in FEATURES])
+"""Codes and AGE are whole numbers (54 or 54.0, never 54.5); amounts are any number."""
+_MAY_BE_ABSENT = np.array([f.optional for f in FEATURES])
+_GAPPY_CODES = [
+    (i, f.codes) for i, f in enumerate(FEATURES) if f.codes and len(f.codes) != max(f.codes) - min(f.codes) + 1
+]
+"""Code columns whose allowed codes are not every whole number between the lowest and the highest."""
 
 
 @dataclass(frozen=True)
@@ -111,23 +108,20 @@ def _checked_matrix(values: list, rows: int) -> np.ndarray | None:
         matrix = np.array(values, dtype=np.float64).reshape(rows, len(FEATURE_NAMES))
     except OverflowError:  # an integer beyond float range: out of range anyway
         return None
-    return matrix if _in_contract(matrix) else None
+    return matrix if in_contract(matrix) else None
 
 
-def _in_contract(matrix: np.ndarray) -> bool:
-    """Finite, codes among the allowed ones, other values inside their ranges (whole columns at once)."""
-    if not np.isfinite(matrix).all():
+def in_contract(matrix: np.ndarray) -> bool:
+    """Whether every value of a rows x ``FEATURE_NAMES`` matrix is in the contract, with a few whole-matrix
+    operations: inside its range (which NaN and infinities never are), whole where the field wants it,
+    among the allowed codes; NaN only where an optional field is absent."""
+    with np.errstate(invalid="ignore"):
+        valid = (matrix >= _LOWEST) & (matrix <= _HIGHEST) & ((matrix == np.floor(matrix)) | _FRACTIONS_ALLOWED)
+    if _MAY_BE_ABSENT.any():
+        valid |= np.isnan(matrix) & _MAY_BE_ABSENT
+    if not valid.all():
         return False
-    whole = matrix[:, _INTEGER_COLUMNS]
-    if not (whole == np.floor(whole)).all():  # codes and AGE: whole numbers (54 or 54.0, never 54.5)
-        return False
-    offsets = matrix[:, _CODE_COLUMNS] - _CODE_LOWEST
-    if not ((offsets >= 0) & (offsets < _CODE_SPAN)).all():
-        return False
-    if not _CODE_ALLOWED[np.arange(len(_CODE_COLUMNS)), offsets.astype(np.intp)].all():
-        return False
-    ranged = matrix[:, _RANGE_COLUMNS]
-    return bool(((ranged >= _MINIMA) & (ranged <= _MAXIMA)).all())
+    return all(np.isin(matrix[:, i][~np.isnan(matrix[:, i])], codes).all() for i, codes in _GAPPY_CODES)
 
 
 def _id_problem(value: object) -> str | None:

@@ -1,11 +1,14 @@
-"""`make bench`: the scoring path against the seed's TensorFlow/Keras path, side by side, as a table.
+"""`make bench`: this code's scoring path beside the code of an earlier commit, side by side in one run.
 
-Measured in one run on this machine: one record and batches in-process (validation + preprocessing
-+ LiteRT, and the reference's DataFrame + ``model.predict``), HTTP round trips on loopback against
-functions-framework, cold start (process start to the first 200 with the model fetched from the
-storage emulator) for the function in a virtual environment holding only ``functions/requirements.txt``
-and for a minimal TensorFlow server, the function's memory after its first score, and the installed
-size of its requirements. Uses ``models/LATEST`` when it exists, else trains a small model.
+Whole requests in-process (``harness``: the entry point ``main.predict`` from body bytes to response
+bytes, through Flask's request object) for one record, 10,000 records as ``instances`` and as columnar
+``inputs``, and a BigQuery call of 10,000 rows; each beside the same request to the code of
+``BASELINE_COMMIT`` (serving its own promoted model, which that code can load), and beside the standard
+library's ``json.loads`` of the same body as a yardstick. The two trees run alternately, several rounds,
+each figure the best round's p50. Then HTTP round trips on loopback, cold start (process start to the
+first 200 with the model fetched from the storage emulator, in a virtual environment holding only
+``functions/requirements.txt``, beside a minimal TensorFlow server), memory after the first score, and
+the installed size of the requirements. Uses ``models/LATEST`` when it exists, else trains a small model.
 """
 
 from __future__ import annotations
@@ -42,9 +45,12 @@ from tests.support.records import record, records
 from tests.support.tiny_model import load_rows
 
 if TYPE_CHECKING:
-    from default_risk.preprocessing import Preprocessor
-    from default_risk.scorer import Scorer
+    pass
 
+BASELINE_COMMIT = "d75d124"
+"""The last commit before the serving package and typed decoding (its model: ``BASELINE_VERSION``)."""
+BASELINE_VERSION = "v49be20b88113"
+ROUNDS = 3
 SERVING_VENV = ROOT / ".cache" / "bench" / "serving-venv"
 BASELINE_VENV = ROOT / ".cache" / "bench" / "baseline-venv"
 REQUIREMENTS = FUNCTIONS_DIR / "requirements.txt"
@@ -91,135 +97,117 @@ def version_dir(scratch: Path) -> Path:
     return train_tiny_version(scratch / MODELS_PREFIX, rows=8000, epochs=5)
 
 
-def in_process(version: Path) -> list[Row]:
-    """Validation + preprocessing + LiteRT through the function's own modules, and the Keras reference."""
-    import joblib
-    import keras
-    import pandas as pd
-
-    from default_risk import model_store
-    from default_risk.validation import validate_instances
-
-    os.environ[model_store.MODEL_URL_ENV] = str(version / MODEL_FILE)
-    os.environ[model_store.PREP_URL_ENV] = str(version / PREP_FILE)
-    loaded = model_store.get_model()
-    scorer = loaded.scorer
-    reference = keras.models.load_model(version / KERAS_FILE)
-    reference_prep = joblib.load(version / PREP_FILE)
-    rows, _ = load_rows(10_000, seed=11)
-    batch = records(rows)
-
-    def ours(instances: list[dict]) -> np.ndarray:
-        return scorer.probabilities(validate_instances(instances).features)
-
-    def keras_path(instances: list[dict]) -> np.ndarray:
-        frame = pd.DataFrame(instances)
-        return reference.predict(reference_prep.transform(frame.to_numpy(float)), verbose=0).reshape(-1)
-
-    difference = float(np.max(np.abs(ours(batch[:2000]) - keras_path(batch[:2000]))))
-    one = batch[:1]
-    ours_one, ref_one = percentiles(timings(lambda: ours(one), 2000)), percentiles(timings(lambda: keras_path(one), 60))
-    validate_one = percentiles(timings(lambda: validate_instances(one), 2000))
-    ours_cpu = cpu_p50(lambda: ours(one), 2000)
-    table: list[Row] = [
-        ("preprocessing", "prep.joblib applied with numpy", "scikit-learn ColumnTransformer", ""),
-        ("max |LiteRT − Keras|, 2,000 rows", f"{difference:.1e}", "", "≤ 1e-5"),
-        (
-            "1 record in-process p50 / p99 (ms)",
-            f"{ours_one[0]:.3f} / {ours_one[1]:.3f}",
-            f"{ref_one[0]:.1f} / {ref_one[1]:.1f}",
-            "≤ 1 ms",
-        ),
-        ("  speed-up at p50", f"{ref_one[0] / ours_one[0]:.0f}×", "1×", "≥ 40×"),
-        ("1 record in-process, thread CPU time p50 (ms)", f"{ours_cpu:.3f}", "", ""),
-        ("  of which validation p50 (ms)", f"{validate_one[0]:.3f}", "", ""),
-    ]
-    for size in (1_000, 10_000):
-        part = batch[:size]
-        ours_ms = percentiles(timings(lambda part=part: ours(part), 30))[0]
-        ours_cpu_ms = cpu_p50(lambda part=part: ours(part), 30)
-        ref_ms = percentiles(timings(lambda part=part: keras_path(part), 5))[0]
-        table.append(
-            (
-                f"{size:,} records in-process p50, wall (thread CPU) (ms)",
-                f"{ours_ms:.1f} ({ours_cpu_ms:.1f})",
-                f"{ref_ms:.1f}",
-                "≤ 20 ms" if size == 10_000 else "",
-            )
-        )
-    table += stage_split(batch, scorer, scorer.preprocessor)
-    return table
-
-
-def stage_split(batch: list[dict], scorer: Scorer, preprocessor: Preprocessor) -> list[Row]:
-    """CPU time of each stage for 10,000 records (min of 30): validation, preprocessing, LiteRT; and
-    beside them the least any correct path through Python objects pays: the cheapest primitive for
-    each step it cannot skip (reading every value out of its dict, the type of every value, since
-    every conversion to float takes ``true`` as 1, the conversion to float64), plus LiteRT."""
-    import struct
-    from itertools import chain
-    from operator import itemgetter
-
-    from default_risk.contract import FEATURE_NAMES
-    from default_risk.validation import validate_instances
-
-    matrix = validate_instances(batch).features
-    values = itemgetter(*FEATURE_NAMES)
-    flat = list(chain.from_iterable(map(values, batch)))
-    validation_ms = min_cpu_ms(lambda: validate_instances(batch))
-    preprocessing_ms = min_cpu_ms(lambda: preprocessor.transform(matrix, np.float32))
-    litert_ms = min_cpu_ms(lambda: scorer.probabilities(matrix)) - preprocessing_ms
-    floor = {
-        "values out of their dicts": min_cpu_ms(lambda: list(chain.from_iterable(map(values, batch)))),
-        "their types": min_cpu_ms(lambda: set(map(type, flat))),
-        # struct: the cheapest conversion known here; the function's np.array is ~1.5 ms slower at
-        # 10,000 records but faster for one record, the common request
-        "float64 conversion": min_cpu_ms(lambda: struct.pack(f"{len(flat)}d", *flat)),
-        "LiteRT": litert_ms,
-    }
-    return [
-        (
-            f"{len(batch):,} records: validation / preprocessing / LiteRT, thread CPU min of 30 (ms)",
-            f"{validation_ms:.1f} / {preprocessing_ms:.1f} / {litert_ms:.1f} = "
-            f"{validation_ms + preprocessing_ms + litert_ms:.1f}",
-            "",
-            "≤ 20 ms",
-        ),
-        (
-            f"  least any path through Python objects pays: {' / '.join(floor)} (ms)",
-            f"{' / '.join(f'{ms:.1f}' for ms in floor.values())} = {sum(floor.values()):.1f}",
-            "",
-            "",
-        ),
-    ]
-
-
-def whole_request_in_process(version: Path) -> list[Row]:
-    """``main.predict`` on a JSON body, through Flask's request object: decode, validate, score, encode."""
-    import io
-
-    import flask
-
-    import main
-
-    app = flask.Flask(__name__)
+def bench_bodies(scratch: Path) -> dict[str, Path]:
+    """The request bodies, written once: real rows of the data set as clients send them."""
     rows, _ = load_rows(10_000, seed=5)
-    table: list[Row] = []
-    streams = [handler.setStream(io.StringIO()) for handler in main.logger.handlers]
-    try:
-        for size in (1, 10_000):
-            body = json.dumps({"instances": records(rows[:size])}).encode()
+    batch = records(rows)
+    columns = {name: [instance[name] for instance in batch] for name in batch[0]}
+    calls = {
+        "requestId": "bench",
+        "caller": "//bigquery.googleapis.com/projects/bench/jobs/bench:EU.bquxjob_bench",
+        "sessionUser": "bench@bank.example",
+        "userDefinedContext": {},
+        "calls": rows.astype(np.int64).tolist(),
+    }
+    payloads = {ONE: batch[0], INSTANCES: {"instances": batch}, COLUMNAR: {"inputs": columns}, BIGQUERY: calls}
+    paths = {}
+    for name, payload in payloads.items():
+        paths[name] = scratch / f"{len(paths)}.json"
+        paths[name].write_text(json.dumps(payload))
+    return paths
 
-            def call(body: bytes = body) -> None:
-                with app.test_request_context("/", method="POST", data=body, content_type="application/json"):
-                    assert main.predict(flask.request).status_code == 200
 
-            p50 = percentiles(timings(call, 200 if size == 1 else 20))[0]
-            table.append((f"whole request in-process, {size:,} record(s), JSON in/out, p50 (ms)", f"{p50:.2f}", "", ""))
-    finally:
-        for handler, stream in zip(main.logger.handlers, streams, strict=True):
-            handler.setStream(stream)
-    return table
+ONE, INSTANCES, COLUMNAR, BIGQUERY = "1 record", "10,000 records", "10,000 records, columnar", "BigQuery, 10,000 rows"
+RUNS = {ONE: 2000, INSTANCES: 20, COLUMNAR: 20, BIGQUERY: 20}
+
+
+def baseline_tree(scratch: Path) -> tuple[Path, Path]:
+    """(functions folder, model version folder) of ``BASELINE_COMMIT``, extracted from git."""
+    target = scratch / "baseline"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", BASELINE_COMMIT, "functions", f"{MODELS_PREFIX}/{BASELINE_VERSION}"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "functions", target / MODELS_PREFIX / BASELINE_VERSION
+
+
+def run_harness(functions_dir: Path, version: Path, spec: dict, scratch: Path) -> dict:
+    spec_path = scratch / f"spec-{functions_dir.parent.name}.json"
+    spec_path.write_text(json.dumps(spec))
+    harness = Path(__file__).with_name("harness.py")
+    env = os.environ | {"MODEL_URL": str(version / MODEL_FILE), "PREP_URL": str(version / PREP_FILE)}
+    done = subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({str(harness)!r}, run_name='__main__')", str(spec_path)],
+        cwd=functions_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the harness failed in {functions_dir}: {done.stderr[-3000:]}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def best(rounds: list[dict], kind: str, name: str, figure: str = "p50_ms") -> float:
+    return min(result[kind][name][figure] for result in rounds)
+
+
+def whole_requests(version: Path, scratch: Path) -> list[Row]:
+    """Bytes in to bytes out, this code beside ``BASELINE_COMMIT``'s, alternately, ``ROUNDS`` rounds."""
+    bodies = bench_bodies(scratch)
+    old_functions, old_version = baseline_tree(scratch)
+    ours_spec = {"bodies": {k: str(v) for k, v in bodies.items()}, "runs": RUNS, "yardstick": [INSTANCES, COLUMNAR]}
+    ours_spec |= {"core": [ONE], "stages": [INSTANCES, COLUMNAR, BIGQUERY]}
+    theirs_spec = {"bodies": {k: str(v) for k, v in bodies.items() if k != COLUMNAR}, "runs": RUNS, "core": [ONE]}
+    ours, theirs = [], []
+    for _ in range(ROUNDS):
+        ours.append(run_harness(ROOT / "functions", version, ours_spec, scratch))
+        theirs.append(run_harness(old_functions, old_version, theirs_spec, scratch))
+    for result in (*ours, *theirs):
+        assert all(r["status"] == 200 for r in result["requests"].values()), result["requests"]
+    return request_rows(ours, theirs)
+
+
+def request_rows(ours: list[dict], theirs: list[dict]) -> list[Row]:
+    def ms(value: float) -> str:
+        return f"{value:.3f}" if value < 1 else f"{value:.1f}"
+
+    rows: list[Row] = []
+    for name, target, speedup in (
+        (INSTANCES, "≤ 70 ms", "≥ 2.5×"),
+        (COLUMNAR, "≤ 50 ms", "≥ 4×"),
+        (BIGQUERY, "≤ 50 ms", ""),
+    ):
+        mine = best(ours, "requests", name)
+        old = best(theirs, "requests", INSTANCES if name == COLUMNAR else name)
+        versus = ms(old) + (" (as instances: no columnar input)" if name == COLUMNAR else "")
+        rows.append((f"{name}: whole request in-process p50 (ms)", ms(mine), versus, target))
+        rows.append((f"  speed-up over {BASELINE_COMMIT}", f"{old / mine:.1f}×", "1×", speedup))
+        split = {stage: min(r["stages"][name][stage]["p50_ms"] for r in ours) for stage in ours[0]["stages"][name]}
+        rows.append((f"  of which {' / '.join(split)} (ms)", " / ".join(ms(v) for v in split.values()), "", ""))
+        if name in (INSTANCES, COLUMNAR):
+            loads = best(ours, "json_loads", name)
+            rows.append(
+                (
+                    "  json.loads of the body p50 (ms); request / json.loads",
+                    f"{ms(loads)}; {mine / loads:.2f}×",
+                    "",
+                    "≤ 1.5×",
+                )
+            )
+    for kind, what, target in (
+        ("requests", "whole request", "no slower"),
+        ("core", "scoring core, bytes to p", "≤ 0.12 ms"),
+    ):
+        rows.append(
+            (f"{ONE}: {what} in-process p50 (ms)", ms(best(ours, kind, ONE)), ms(best(theirs, kind, ONE)), target)
+        )
+    return rows
 
 
 def over_http(emulator: Server, urls: dict[str, str], scratch: Path) -> list[Row]:
@@ -362,29 +350,26 @@ def machine() -> str:
     )
 
 
-def print_table(rows: list[Row]) -> None:
-    header = ("measure", "function (LiteRT)", "reference (TF/Keras)", "target")
+def print_table(rows: list[Row], versus: str) -> None:
+    header = ("measure", "this code", versus, "target")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |")
+    print()
 
 
 def main() -> None:
-    from tests.bench.bench_bigquery import bigquery_rows  # it imports this module's helpers
-
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch_name:
         scratch = Path(scratch_name)
         version = version_dir(scratch)
         print(f"model {version.name}; machine: {machine()}", flush=True)
-        rows = in_process(version)
-        rows += whole_request_in_process(version)
-        rows += bigquery_rows(version)
+        requests = whole_requests(version, scratch)
         with storage_emulator(scratch / "gcs") as emulator:
             urls = publish(version, emulator, BUCKET)
-            rows += over_http(emulator, urls, scratch)
-            rows += cold_starts(emulator, urls, version, scratch)
+            served = over_http(emulator, urls, scratch) + cold_starts(emulator, urls, version, scratch)
         print()
-        print_table(rows)
+        print_table(requests, f"code of {BASELINE_COMMIT} (model {BASELINE_VERSION})")
+        print_table(served, "reference (TF/Keras)")
 
 
 if __name__ == "__main__":

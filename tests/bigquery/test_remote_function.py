@@ -112,6 +112,8 @@ def test_null_argument_names_row_and_argument(scoring_server: Server) -> None:
         ("bill_amt1", "NaN", "got string"),
         # BigQuery sends an INT64 beyond 2**53 as a string of digits: decoded, then out of range.
         ("pay_amt6", "9007199254740993", "got 9007199254740993"),
+        # Longer than Python converts (4,300 digits): judged by its length, never converted.
+        ("pay_amt5", "9" * 4301, "a number of 4301 digits is beyond every accepted range"),
     ],
 )
 def test_bad_value_names_row_argument_and_problem(
@@ -173,3 +175,11 @@ def test_model_not_ready_is_retryable_503(start_function, emulator: Server) -> N
     assert "retry-after" in answer.headers
     (log,) = request_logs(server.output())[-1:]
     assert (log[STATUS_FIELD], log[OUTCOME_FIELD]) == (503, "model_unavailable")
+
+
+def test_a_call_mixed_with_another_kind_of_body_is_refused_not_half_read(scoring_server: Server) -> None:
+    body = bigquery_request(book(2)) | {"instances": [dict(zip(FEATURE_NAMES, book(1)[0], strict=True))]}
+    answer = post_json(scoring_server.url, body)
+    assert_conforms(document(ROUTE_METHODS), "/", "POST", answer)
+    assert answer.status == 400 and answer.json["error"]["code"] == "invalid_input"
+    assert [(d["field"], d["instance"]) for d in answer.json["error"]["details"]] == [("instances", None)]

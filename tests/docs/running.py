@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 
-from default_risk.api import ApiError, instances_of
-from default_risk.validation import validate_instances
+import numpy as np
+
+from default_risk.api import ApiError
+from default_risk.decoding import scoring_request
+from default_risk.telemetry import RequestLog
 from tests.docs.shell import Command, commands
 
 ECHO_DATA = 'curl() { while [ "$#" -gt 0 ]; do if [ "$1" = -d ]; then printf %s "$2"; fi; shift; done; }'
@@ -29,13 +32,13 @@ def request_body(command: Command) -> str:
     return run(f"{shell_prelude(command)}\n{ECHO_DATA}\n{command.source}")
 
 
-def expected_answer(body: str) -> tuple[str, list]:
-    """("predictions", the validated records) or ("error", []) for a POST body, by the function's own validation."""
+def expected_answer(body: str) -> tuple[str, np.ndarray | None]:
+    """("predictions", the validated feature matrix) or ("error", None) for a POST body, by the function's own
+    decoding and validation."""
     try:
-        instances = instances_of(json.loads(body))
-    except (ApiError, ValueError):
-        return "error", []
-    return ("error", []) if validate_instances(instances).problems else ("predictions", instances)
+        return "predictions", scoring_request(body.encode(), RequestLog()).result.features
+    except ApiError:
+        return "error", None
 
 
 def json_values(text: str) -> list[object]:

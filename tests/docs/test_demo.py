@@ -135,10 +135,10 @@ def test_every_local_command_of_the_readme_and_the_demo_script_answers_as_docume
             assert all(a["message"] == "prediction_request" for a in answers), answers
         elif "-X POST" in command.source:
             (answer,) = answers
-            kind, instances = expected_answer(request_body(command))
+            kind, features = expected_answer(request_body(command))
             assert kind in answer, f"{command.where}\n    expected {kind}, got {stdout[:300]}"
             if kind == "predictions":
-                assert len(answer["predictions"]) == len(instances) and answer["model_version"] == demo.version
+                assert len(answer["predictions"]) == len(features) and answer["model_version"] == demo.version
                 assert all(0 <= p["probability_of_default"] <= 1 for p in answer["predictions"])
             else:
                 assert answer["error"]["code"] in ERROR_STATUSES

@@ -17,7 +17,6 @@ from default_risk.api import ERROR_STATUSES
 from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
 from default_risk.preprocessing import load_preprocessor
 from default_risk.scorer import Scorer
-from default_risk.validation import validate_instances
 from tests.docs import project
 from tests.docs.markdown import first_code, relative_links, section, tables
 from tests.docs.running import expected_answer, json_values, request_body
@@ -155,8 +154,8 @@ def test_example_answers_are_what_the_named_version_scores() -> None:
     assert len(answers) == len(posts) >= 2
     scorer = Scorer((folder / MODEL_FILE).read_bytes(), load_preprocessor((folder / PREP_FILE).read_bytes()))
     for command, answer in zip(posts, answers, strict=True):
-        kind, instances = expected_answer(request_body(command))
+        kind, features = expected_answer(request_body(command))
         assert kind == "predictions" and answer["model_version"] == version
-        expected = scorer.probabilities(validate_instances(instances).features)
+        expected = scorer.probabilities(features)
         shown_p = [p["probability_of_default"] for p in answer["predictions"]]
         assert shown_p == pytest.approx(expected.tolist(), abs=1e-6), command.where

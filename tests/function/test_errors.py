@@ -17,6 +17,9 @@ GOOD = example_record("uci-1")
 JSON = {"Content-Type": "application/json"}
 
 
+COLUMNS = {name: [value, value] for name, value in GOOD.items()}
+
+
 def without(name: str) -> dict:
     return {key: value for key, value in GOOD.items() if key != name}
 
@@ -45,6 +48,9 @@ INVALID_BODIES = [
     ("instances not a list", {"instances": GOOD}, "invalid_input", [(None, "instances")]),
     ("unknown top-level field", {"instances": [GOOD], "parameters": {}}, "invalid_input", [(None, "parameters")]),
     ("body not an object", [GOOD], "invalid_input", []),
+    ("columns of unequal length", {"inputs": COLUMNS | {"AGE": [24, 25, 26]}}, "invalid_input", [(None, "inputs")]),
+    ("bad value in a column", {"inputs": COLUMNS | {"AGE": [24, 16]}}, "invalid_input", [(1, "AGE")]),
+    ("both records and columns", {"instances": [GOOD], "inputs": COLUMNS}, "invalid_input", [(None, "inputs")]),
 ]
 
 

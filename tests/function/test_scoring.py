@@ -47,6 +47,19 @@ def test_batch_keeps_order_echoes_ids_and_scores_like_keras(scoring_server, kera
     assert [p.get("id") for p in predictions] == [instance.get("id") for instance in instances]
 
 
+def test_columnar_inputs_score_like_the_same_records(scoring_server, keras_reference, openapi_document):
+    rows, expected = keras_reference
+    instances = [{"id": f"c-{i}", **r} for i, r in enumerate(records(rows[:50]))]
+    columns = {name: [instance[name] for instance in instances] for name in instances[0]}
+    response = post_json(scoring_server.url, {"inputs": columns})
+    assert response.status == 200, response.json
+    assert_conforms(openapi_document, "/", "POST", response)
+    by_records = post_json(scoring_server.url, {"instances": instances}).json
+    assert response.json == by_records
+    served = np.array([p["probability_of_default"] for p in response.json["predictions"]])
+    assert np.max(np.abs(served - expected[:50])) <= TOLERANCE
+
+
 def test_each_request_logs_one_structured_line_without_customer_data(scoring_server, keras_reference):
     rows, _ = keras_reference
     secret_id = "customer-7b3f9e"

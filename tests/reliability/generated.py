@@ -10,6 +10,7 @@ with one bad field must get a 400 naming that field.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -61,8 +62,9 @@ def run_schemathesis(url: str, max_examples: int, report_dir: Path, seed: int = 
         f"--report-har-path={har}",
         "--no-color",
     ]
+    env = os.environ | {"SCHEMATHESIS_HOOKS": str(HERE / "schemathesis_hooks.py")}
     completed = subprocess.run(
-        command, capture_output=True, text=True, timeout=3600, check=False, cwd=report_dir
+        command, capture_output=True, text=True, timeout=3600, check=False, cwd=report_dir, env=env
     )  # its caches go to report_dir, not into the repository
     tally = Tally()
     for entry in json.loads(har.read_text())["log"]["entries"]:

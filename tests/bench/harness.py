@@ -1,0 +1,116 @@
+"""Times the function's entry point on request bodies, in one process: bytes in, response bytes out.
+
+Run by ``bench_scoring`` in a subprocess whose working directory is a function source folder
+(``functions/`` of this checkout, or of an earlier commit for the "today's code" column), so that
+``import main`` is that tree's entry point, exactly as functions-framework imports it:
+
+    cd <functions folder> && python -c "import runpy; runpy.run_path('<this file>', run_name='__main__')" SPEC
+
+``SPEC`` is a JSON file: ``{"bodies": {name: path}, "runs": {name: n}, "yardstick": [names], "core": [names],
+"stages": [names]}`` (``stages``: this checkout only).
+The model is the one ``MODEL_URL`` / ``PREP_URL`` name. Prints one JSON object: per body, the wall and
+thread-CPU time of each call (p50 and min, ms) and the status; per yardstick body, the same for
+``json.loads`` of it; per core body, the same for the scoring core alone (body bytes to probabilities:
+decoding, validation, preprocessing, LiteRT; no Flask, no response).
+"""
+
+import io
+import json
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+
+def timed(call, runs: int) -> dict:
+    call()  # warm-up (and the model's load, on the first body)
+    wall, cpu = [], []
+    for _ in range(runs):
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        call()
+        cpu.append(time.thread_time() - started_cpu)
+        wall.append(time.perf_counter() - started)
+    return {
+        "p50_ms": statistics.median(wall) * 1e3,
+        "min_ms": min(wall) * 1e3,
+        "cpu_p50_ms": statistics.median(cpu) * 1e3,
+        "cpu_min_ms": min(cpu) * 1e3,
+    }
+
+
+def scoring_core():
+    """body bytes -> probabilities, by the tree's own modules (this checkout's package, or the flat modules
+    of the commits before it)."""
+    import importlib.util
+    import os
+
+    if os.path.isdir("default_risk"):
+        from default_risk.decoding import scoring_request
+        from default_risk.service import score
+        from default_risk.telemetry import RequestLog
+
+        def core(body: bytes) -> object:
+            log = RequestLog()
+            return score(scoring_request(body, log).result, log)[0]
+
+        return core
+    assert importlib.util.find_spec("validation") is not None, "not a function source folder"
+    import api
+    from validation import validate_instances
+
+    import main as entry
+
+    def old_core(body: bytes) -> object:
+        payload = json.loads(body, object_pairs_hook=api._without_duplicate_keys)
+        return entry.score(validate_instances(api.instances_of(payload)), entry.RequestLog())[0]
+
+    return old_core
+
+
+def stages(body: bytes, runs: int) -> dict:
+    """This checkout's stages for one body: decoding with validation, then scoring (preprocessing + LiteRT)."""
+    from default_risk.decoding import scoring_request
+    from default_risk.service import score
+    from default_risk.telemetry import RequestLog
+
+    result = scoring_request(body, RequestLog()).result
+    return {
+        "decode and validate": timed(lambda: scoring_request(body, RequestLog()), runs),
+        "score": timed(lambda: score(result, RequestLog()), runs),
+    }
+
+
+def main() -> None:
+    import flask
+
+    import main as entry  # the tree's functions/main.py
+
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    app = flask.Flask("bench")
+    for handler in logging.getLogger("scoring").handlers:  # request log lines: not printed
+        handler.setStream(io.StringIO())
+    results: dict = {"requests": {}, "json_loads": {}}
+    for name, path in spec["bodies"].items():
+        body = Path(path).read_bytes()
+        statuses = []
+
+        def call(body: bytes = body, statuses: list = statuses) -> None:
+            with app.test_request_context("/", method="POST", data=body, content_type="application/json"):
+                response = entry.predict(flask.request)
+                response.get_data()
+                statuses.append(response.status_code)
+
+        results["requests"][name] = timed(call, spec["runs"][name]) | {"status": statuses[-1], "bytes": len(body)}
+        if name in spec.get("yardstick", ()):
+            results["json_loads"][name] = timed(lambda body=body: json.loads(body), spec["runs"][name])
+        if name in spec.get("stages", ()):
+            results.setdefault("stages", {})[name] = stages(body, spec["runs"][name])
+        if name in spec.get("core", ()):
+            core = scoring_core()
+            results.setdefault("core", {})[name] = timed(lambda body=body, core=core: core(body), spec["runs"][name])
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
