@@ -12,7 +12,7 @@ ifneq ($(SHARED_DATA),)
 export UCI_CREDIT_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: help venv demo train promote browser graphviz diagram test lint infra-check bench reliability mlflow-ui clean
+.PHONY: help venv demo train promote model-card browser graphviz diagram test lint infra-check bench reliability mlflow-ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -62,9 +62,13 @@ mlflow-ui: $(MLFLOW_STAMP)  ## browse the MLflow runs on http://127.0.0.1:5000 (
 	$(MLFLOW_VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///mlflow.db}" \
 	  --host 127.0.0.1 --port $(MLFLOW_UI_PORT)
 
-promote: $(STAMP)  ## VERSION=v... (default: models/LATEST) passes the quality gate -> models/PROMOTED, staged for review
+promote: $(STAMP)  ## VERSION=v... (default: models/LATEST) passes the quality gate -> models/PROMOTED + model card, staged
 	$(PY) -m training.release.promote $(VERSION)
-	git add -f models/PROMOTED models/$$(cat models/PROMOTED)
+	$(PY) -m training.model_card
+	git add -f models/PROMOTED models/$$(cat models/PROMOTED) docs/model_card.md
+
+model-card: $(STAMP)  ## docs/model_card.md from the promoted version's manifest
+	$(PY) -m training.model_card
 
 # Debian's chromium for the /docs browser test (tests/docs_page), driven by Playwright: never a browser download.
 # Without root or apt it only says so, and that test is skipped with the reason.

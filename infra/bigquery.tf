@@ -1,5 +1,7 @@
-# BigQuery remote function: `SELECT default_risk(limit_bal, sex, ...) FROM accounts` sends the rows,
-# in batches of at most var.bigquery_max_batching_rows, to the scoring function (functions/default_risk/bigquery.py).
+# BigQuery remote functions: `SELECT default_risk(limit_bal, sex, ...) FROM accounts` sends the rows,
+# in batches of at most var.bigquery_max_batching_rows, to the scoring function (functions/default_risk/bigquery.py);
+# `default_risk_reasons(...)`, with the same arguments, returns each row's risk band and reasons as JSON
+# through the same function (its user_defined_context says mode explain).
 #
 # The function is deployed by gcloud in CI after `terraform apply`, so nothing here may need it to
 # exist: the routine points at the function's fixed URL, and the connection's service account gets
@@ -14,6 +16,22 @@ locals {
     "bill_amt1", "bill_amt2", "bill_amt3", "bill_amt4", "bill_amt5", "bill_amt6",
     "pay_amt1", "pay_amt2", "pay_amt3", "pay_amt4", "pay_amt5", "pay_amt6",
   ]
+
+  # Two routines on one function, told apart by their user_defined_context (functions/default_risk/bigquery.py MODES).
+  remote_routines = {
+    default_risk = {
+      returns           = "FLOAT64"
+      mode              = "score"
+      max_batching_rows = var.bigquery_max_batching_rows
+      description       = "Probability (0-1) that the account defaults next month, scored by the ${local.function_name} Cloud Function. Every argument must be inside the feature contract's range; sex, marriage and age may be NULL (never used by the model)."
+    }
+    default_risk_reasons = {
+      returns           = "JSON"
+      mode              = "explain"
+      max_batching_rows = var.bigquery_explain_max_batching_rows
+      description       = "The account's probability of default, risk band (B01 lowest risk .. B10) and up to four adverse-action reasons (code, group, contribution, sentence), as JSON, from the ${local.function_name} Cloud Function. Same arguments as default_risk."
+    }
+  }
 
   bigquery_location = var.bigquery_location == "" ? var.region : var.bigquery_location
   # A 2nd gen function answers on this URL as well as on its run.app URL; this one is known before it exists.
@@ -62,14 +80,16 @@ resource "google_bigquery_connection" "function" {
   depends_on = [google_project_service.bigquery]
 }
 
-resource "google_bigquery_routine" "default_risk" {
+resource "google_bigquery_routine" "remote" {
+  for_each = local.remote_routines
+
   project         = var.project_id
   dataset_id      = google_bigquery_dataset.scoring.dataset_id
-  routine_id      = "default_risk"
+  routine_id      = each.key
   routine_type    = "SCALAR_FUNCTION"
   definition_body = ""
-  return_type     = jsonencode({ typeKind = "FLOAT64" })
-  description     = "Probability (0-1) that the account defaults next month, scored by the ${local.function_name} Cloud Function. Every argument must be non-NULL and inside the feature contract's range."
+  return_type     = jsonencode({ typeKind = each.value.returns })
+  description     = each.value.description
 
   dynamic "arguments" {
     for_each = local.default_risk_arguments
@@ -80,9 +100,10 @@ resource "google_bigquery_routine" "default_risk" {
   }
 
   remote_function_options {
-    endpoint          = local.function_url
-    connection        = google_bigquery_connection.function.name
-    max_batching_rows = tostring(var.bigquery_max_batching_rows)
+    endpoint             = local.function_url
+    connection           = google_bigquery_connection.function.name
+    max_batching_rows    = tostring(each.value.max_batching_rows)
+    user_defined_context = { mode = each.value.mode }
   }
 }
 

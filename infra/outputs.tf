@@ -94,7 +94,12 @@ output "dashboard_url" {
 
 output "bigquery_routine" {
   description = "The remote function as SQL names it: `PROJECT.DATASET.default_risk` (use it in backticks)."
-  value       = "${var.project_id}.${google_bigquery_routine.default_risk.dataset_id}.${google_bigquery_routine.default_risk.routine_id}"
+  value       = "${var.project_id}.${google_bigquery_dataset.scoring.dataset_id}.${google_bigquery_routine.remote["default_risk"].routine_id}"
+}
+
+output "bigquery_reasons_routine" {
+  description = "The explaining remote function as SQL names it: `PROJECT.DATASET.default_risk_reasons` (JSON: band and reasons)."
+  value       = "${var.project_id}.${google_bigquery_dataset.scoring.dataset_id}.${google_bigquery_routine.remote["default_risk_reasons"].routine_id}"
 }
 
 output "bigquery_connection_service_account" {

@@ -267,3 +267,14 @@ variable "bigquery_max_batching_rows" {
     error_message = "bigquery_max_batching_rows must be a whole number from 1 to 10000 (the most rows the function accepts in one request)."
   }
 }
+
+variable "bigquery_explain_max_batching_rows" {
+  description = "Most rows BigQuery sends to the function in one request of default_risk_reasons. Each explained row costs 64 model evaluations; the function explains at most 1000 rows per request (functions/default_risk/explain.py MAX_EXPLAIN_INSTANCES)."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.bigquery_explain_max_batching_rows >= 1 && var.bigquery_explain_max_batching_rows <= 1000 && floor(var.bigquery_explain_max_batching_rows) == var.bigquery_explain_max_batching_rows
+    error_message = "bigquery_explain_max_batching_rows must be a whole number from 1 to 1000 (the most rows the function explains in one request)."
+  }
+}

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
 from tests.support.gcs import BUCKET, publish
-from tests.support.local_cloud import Server, emulator_env, function_server, storage_emulator
+from tests.support.local_cloud import ROOT, Server, emulator_env, function_server, storage_emulator
 from tests.support.tiny_model import train_tiny_version
+
+SHARED_DATA = Path(os.environ.get("UCI_CREDIT_DATA") or ROOT.parent / "shared/data/default_of_credit_card_clients.csv")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    assert SHARED_DATA.is_file(), f"the shared UCI data is expected at {SHARED_DATA}"
+    return SHARED_DATA
 
 
 @pytest.fixture(scope="session")
 def tiny_version_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``<tmp>/models/<version>/``: a tiny Keras MLP exported by ``training.export.export_version``."""
+    """``<tmp>/models/<version>/``: a tiny Keras MLP exported as training exports (``training.export``)."""
     return train_tiny_version(tmp_path_factory.mktemp("tiny") / "models")
 
 

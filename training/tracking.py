@@ -16,6 +16,11 @@ def tracking_uri(explicit: str | None = None) -> str:
     return explicit or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
+def metric_name(text: str) -> str:
+    """``text`` with every character MLflow refuses in a metric name (``+``, ``'``, ...) made ``_``."""
+    return "".join(c if c.isalnum() or c in "._-/: " else "_" for c in text)
+
+
 def start_run(experiment: str, uri: str, artifact_root: Path):
     """Open a run in ``experiment`` (created with artifacts under ``artifact_root`` if new); a context manager."""
     import mlflow

@@ -1,12 +1,11 @@
 """Train, select, calibrate, evaluate, export and track: ``python -m training.train`` (``make train``).
 
-1. Load and validate the data; split it (stratified 80/20 test split, validation carved from the rest).
-2. For every preprocessing x size, train an ensemble of MLPs (averaged logits, one Keras model);
-   keep the best on validation ROC-AUC.
-3. Fit Platt scaling on validation and fold it into the Keras model; choose the F1-maximising
-   threshold on validation.
-4. Fit the baselines on the same split. Score the test set once: the served model and the baselines.
-5. Export ``models/<version>/`` (LiteRT/Keras parity checked), write the plots, log everything to MLflow.
+The stages are ``training.pipeline``'s: load and split the data; train every candidate (feature set x
+preprocessing x size x target) and keep the best on validation ROC-AUC; calibrate and choose the threshold
+on validation; measure what leaving the protected fields out costs; prove the served files and score the
+test set once, beside the baselines, with the fairness report. Then export ``models/<version>/`` (never
+rewriting a version), write the plots and log everything to MLflow. Prints the test figures, the
+fairness table and the quality gate.
 """
 
 from __future__ import annotations
@@ -18,15 +17,9 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import numpy as np
 
 from training.config import TrainConfig
 from training.release.gate import check_quality_gate
-
-if TYPE_CHECKING:
-    from training.split import Split
 
 
 @dataclass(frozen=True)
@@ -40,54 +33,32 @@ class TrainingResult:
     """False when the version existed already (same served files) and was kept as it was."""
 
 
-@dataclass(frozen=True)
-class Candidate:
-    val_auc: float
-    preprocessing: str
-    hidden: tuple[int, ...]
-    preprocessor: object
-    trained: object
-    """training.model.TrainedEnsemble"""
-
-
-@dataclass(frozen=True)
-class Calibrated:
-    model: object
-    """keras.Model: raw preprocessed features -> calibrated probability (what is served)."""
-    platt: tuple[float, float]
-    threshold: float
-    val_metrics: dict[str, float]
-
-
-def _size_name(hidden: tuple[int, ...]) -> str:
-    return "x".join(str(units) for units in hidden)
-
-
 def run_training(config: TrainConfig, log=print) -> TrainingResult:
     """The whole pipeline for ``config``; ``log`` receives one progress line per stage."""
     import mlflow
 
+    from training import pipeline
     from training.tracking import start_run, tracking_uri
 
     started = time.monotonic()
-    data_info, split = load_data(config, log)
+    data_info, split = pipeline.load_data(config, log)
+    split_info = split.describe(config.seed, config.test_size, config.val_size)
     uri = tracking_uri(config.tracking_uri)
     with start_run(config.experiment, uri, config.artifact_root) as run:
         mlflow.log_params(config.as_params() | {"data_sha256": data_info["sha256"], "data_file": data_info["file"]})
-        mlflow.log_dict({"data": data_info, "split": split.describe(*_split_settings(config))}, "data_and_split.json")
-        candidates = select_candidates(config, split, log)
+        mlflow.log_dict({"data": data_info, "split": split_info}, "data_and_split.json")
+        candidates = pipeline.select_candidates(config, split, log)
         chosen = max(candidates, key=lambda c: c.val_auc)
-        log(
-            f"chosen: {chosen.preprocessing} with hidden layers {chosen.hidden} "
-            f"(validation ROC-AUC {chosen.val_auc:.4f})"
-        )
-        calibrated = calibrate(chosen, split, config.ensemble_size, log)
-        evaluation = evaluate_on_test(config, chosen, calibrated, split)
+        log(f"chosen: {chosen.key} (validation ROC-AUC {chosen.val_auc:.4f})")
+        calibrated = pipeline.calibrate(chosen, split, log)
+        ablations = pipeline.ablations(config, chosen, split, log) if config.ablations else None
+        evaluation = pipeline.evaluate(config, chosen, calibrated, split)
         manifest_fields = {
             **evaluation.manifest_fields,
+            "ablations": ablations,
             "data": data_info,
-            "split": split.describe(*_split_settings(config)),
-            "model": _selection(config, chosen, calibrated, candidates),
+            "split": split_info,
+            "model": pipeline.selection(config, chosen, calibrated, candidates),
             "mlflow": {"run_id": run.info.run_id, "experiment": config.experiment, "tracking_uri": uri},
         }
         result = export_and_track(config, chosen, calibrated, split, evaluation, manifest_fields, run.info.run_id)
@@ -103,162 +74,29 @@ def run_training(config: TrainConfig, log=print) -> TrainingResult:
     return result
 
 
-def _split_settings(config: TrainConfig) -> tuple[int, float, float]:
-    return config.seed, config.test_size, config.val_size
-
-
-def load_data(config: TrainConfig, log) -> tuple[dict, Split]:
-    """Stage 1: the validated data set (a stratified sample of it with ``config.sample``), described, and split."""
-    from sklearn.model_selection import train_test_split
-
-    from training.data import file_sha256, load_dataset, resolve_source
-    from training.split import split_dataset
-
-    data_path = resolve_source(config.data)
-    features, target = load_dataset(str(data_path))
-    data_info = {
-        "source": str(config.data or data_path),
-        "file": data_path.name,
-        "sha256": file_sha256(data_path),
-        "rows": len(target),
-        "positives": int(target.sum()),
-    }
-    if config.sample and config.sample < len(target):
-        keep, _ = train_test_split(
-            np.arange(len(target)), train_size=config.sample, stratify=target, random_state=config.seed
-        )
-        features, target = features.iloc[np.sort(keep)], target.iloc[np.sort(keep)]
-        data_info["sampled_rows"] = len(target)
-    split = split_dataset(features, target, seed=config.seed, test_size=config.test_size, val_size=config.val_size)
-    log(f"data: {data_info['rows']} rows, {data_info['positives']} positives, sha256 {data_info['sha256'][:12]}...")
-    return data_info, split
-
-
-def select_candidates(config: TrainConfig, split: Split, log) -> list[Candidate]:
-    """Stage 2: train every preprocessing x size on the training part, each judged on validation ROC-AUC."""
-    import mlflow
-
-    from training.features import build_preprocessor
-    from training.model import MemberSpec, fit_ensemble
-
-    candidates = []
-    for kind in config.preprocessings:
-        preprocessor = build_preprocessor(kind).fit(split.x_train)
-        x_train, x_val = (preprocessor.transform(x).astype(np.float32) for x in (split.x_train, split.x_val))
-        for hidden in config.sizes:
-            spec = MemberSpec(
-                hidden=hidden,
-                dropout=config.dropout,
-                l2=config.l2,
-                learning_rate=config.learning_rate,
-                weight_decay=config.weight_decay,
-                batch_size=config.batch_size,
-                max_epochs=config.max_epochs,
-                patience=config.patience,
-            )
-            trained = fit_ensemble(x_train, split.y_train, x_val, split.y_val, spec, config.ensemble_size, config.seed)
-            key = f"{kind}.{_size_name(hidden)}"
-            mlflow.log_metrics({f"select.{key}.val_roc_auc": trained.val_auc, f"select.{key}.epochs": trained.epochs})
-            log(f"candidate {key}: validation ROC-AUC {trained.val_auc:.4f} after {trained.epochs} epochs")
-            candidates.append(Candidate(trained.val_auc, kind, hidden, preprocessor, trained))
-    return candidates
-
-
-def calibrate(chosen: Candidate, split: Split, ensemble_size: int, log) -> Calibrated:
-    """Stage 3: Platt scaling folded into the model, and the F1-maximising threshold, both on validation."""
-    from training import evaluate
-    from training.model import calibrated_model, fit_platt, predict
-
-    x_val = chosen.preprocessor.transform(split.x_val).astype(np.float32)
-    platt = fit_platt(predict(chosen.trained.logit_model, x_val), split.y_val)
-    model = calibrated_model(chosen.trained.logit_model, x_val.shape[1], platt)
-    p_val = predict(model, x_val)
-    threshold = evaluate.f1_threshold(split.y_val, p_val)
-    val_metrics = evaluate.metrics(split.y_val, p_val)
-    log(
-        f"ensemble of {ensemble_size}: validation ROC-AUC {val_metrics['roc_auc']:.4f}; "
-        f"Platt a={platt[0]:.3f} b={platt[1]:.3f}; threshold {threshold:.3f}"
-    )
-    return Calibrated(model, platt, threshold, val_metrics)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    p_test: np.ndarray
-    baseline_scores: dict[str, np.ndarray]
-    manifest_fields: dict
-    """``metrics`` (test, validation, baselines) and ``threshold`` (value, rule, test confusion)."""
-
-
-def evaluate_on_test(config: TrainConfig, chosen: Candidate, calibrated: Calibrated, split: Split) -> Evaluation:
-    """Stage 4: the baselines fitted on the same split, then the test set scored once for every model."""
-    from training import evaluate
-    from training.baselines import fit_baselines
-    from training.model import predict
-
-    p_test = predict(calibrated.model, chosen.preprocessor.transform(split.x_test).astype(np.float32))
-    baseline_test, baseline_scores = {}, {}
-    for name, baseline in fit_baselines(split.x_train, split.y_train, config.seed).items():
-        baseline_val_auc = evaluate.metrics(split.y_val, baseline.predict_proba(split.x_val)[:, 1])["roc_auc"]
-        baseline_scores[name] = baseline.predict_proba(split.x_test)[:, 1]
-        baseline_test[name] = evaluate.metrics(split.y_test, baseline_scores[name]) | {"val_roc_auc": baseline_val_auc}
-    decision = evaluate.at_threshold(split.y_test, p_test, calibrated.threshold)
-    fields = {
-        "metrics": {
-            "test": evaluate.metrics(split.y_test, p_test),
-            "validation": calibrated.val_metrics,
-            "baselines_test": baseline_test,
-        },
-        "threshold": {"value": calibrated.threshold, "rule": "maximises F1 on the validation set", "test": decision},
-    }
-    return Evaluation(p_test, baseline_scores, fields)
-
-
-def _selection(config: TrainConfig, chosen: Candidate, calibrated: Calibrated, candidates: list[Candidate]) -> dict:
-    return {
-        "preprocessing": chosen.preprocessing,
-        "hidden": list(chosen.hidden),
-        "ensemble_size": config.ensemble_size,
-        "member_val_roc_auc": list(chosen.trained.member_val_auc),
-        "epochs": chosen.trained.epochs,
-        "platt": {"a": calibrated.platt[0], "b": calibrated.platt[1]},
-        "candidates": {f"{c.preprocessing}.{_size_name(c.hidden)}": c.val_auc for c in candidates},
-    }
-
-
 def export_and_track(
-    config: TrainConfig,
-    chosen: Candidate,
-    calibrated: Calibrated,
-    split: Split,
-    evaluation: Evaluation,
-    manifest_fields: dict,
-    run_id: str,
+    config: TrainConfig, chosen, calibrated, split, evaluation, manifest_fields: dict, run_id: str
 ) -> TrainingResult:
-    """Stage 5: export the version (never rewriting one), save the plots, log figures and files to MLflow."""
+    """Write the version (never rewriting one), save the plots, log figures and files to MLflow."""
     import mlflow
 
     from default_risk.artifacts import MANIFEST_FILE
     from training import evaluate
-    from training.export import export_version
+    from training.export import serving_section, write_version
+    from training.fairness import fairness_table
 
-    exported = export_version(
-        calibrated.model, chosen.preprocessor, split.x_test, config.models_dir, manifest_fields=manifest_fields
-    )
+    serving = serving_section(chosen.feature_set, evaluation.serving_fields)
+    exported = write_version(config.models_dir, calibrated.model, evaluation.proven, serving, manifest_fields)
     version_dir = exported.path
     manifest = json.loads((version_dir / MANIFEST_FILE).read_text())
     scores = {"MLP (served)": evaluation.p_test, **evaluation.baseline_scores}
     plots = evaluate.save_plots(split.y_test, scores, config.reports_dir / version_dir.name, calibrated.threshold)
     _log_figures(manifest_fields)
-    mlflow.log_params(
-        {
-            "chosen_preprocessing": chosen.preprocessing,
-            "chosen_hidden": _size_name(chosen.hidden),
-            "version": version_dir.name,
-        }
-    )
+    mlflow.log_params({"chosen": chosen.key, "version": version_dir.name})
     gate = "fail" if check_quality_gate(manifest) else "pass"
     mlflow.set_tags({"version": version_dir.name, "quality_gate": gate, "version_created": str(exported.created)})
+    mlflow.log_text(fairness_table(manifest_fields["fairness"]), "fairness/fairness_table.txt")
+    mlflow.log_dict(manifest_fields["fairness"], "fairness/fairness_report.json")
     for plot in plots:
         mlflow.log_artifact(str(plot), artifact_path="plots")
     mlflow.log_artifacts(str(version_dir), artifact_path="model")
@@ -266,8 +104,10 @@ def export_and_track(
 
 
 def _log_figures(manifest_fields: dict) -> None:
-    """The test, validation, baseline and threshold figures as MLflow metrics."""
+    """The test, validation, baseline, threshold, fairness and ablation figures as MLflow metrics."""
     import mlflow
+
+    from training.tracking import metric_name
 
     metrics, decision = manifest_fields["metrics"], manifest_fields["threshold"]
     mlflow.log_metrics({f"test_{k}": v for k, v in metrics["test"].items()})
@@ -283,10 +123,31 @@ def _log_figures(manifest_fields: dict) -> None:
         }
         | {f"test_{k}": v for k, v in decision["test"]["confusion_matrix"].items()}
     )
+    mlflow.log_metrics(_fairness_metrics(manifest_fields["fairness"]))
+    for name, figures in ((manifest_fields.get("ablations") or {}).get("variants") or {}).items():
+        mlflow.log_metric(f"ablation.{metric_name(name)}.val_roc_auc", figures["val_roc_auc"])
+
+
+def _fairness_metrics(report: dict) -> dict[str, float]:
+    from training.tracking import metric_name
+
+    found = {}
+    for entry in report["attributes"]:
+        for figures in entry["groups"]:
+            for name in ("air", "flagged_share", "roc_auc", "default_rate"):
+                if figures[name] is not None:
+                    key = f"fairness.{entry['attribute']}.{figures['group']}.{name}"
+                    found[metric_name(key)] = figures[name]
+    if report["lowest_gated_air"]:
+        found["fairness.lowest_protected_air"] = report["lowest_gated_air"]["air"]
+    return found
 
 
 def summary(result: TrainingResult) -> str:
-    """A table of the test figures: the served model beside the baselines."""
+    """The test figures (the served model beside the baselines), the threshold, what leaving the protected
+    fields out cost, and the fairness table."""
+    from training.fairness import fairness_table
+
     metrics = result.manifest["metrics"]
     rows = {"MLP (served)": metrics["test"], **metrics["baselines_test"]}
     names = ("roc_auc", "pr_auc", "brier", "log_loss", "ks", "ece")
@@ -299,6 +160,13 @@ def summary(result: TrainingResult) -> str:
         f"TN {cm['tn']} FP {cm['fp']} FN {cm['fn']} TP {cm['tp']}, "
         f"precision {decision['test']['precision']:.3f}, recall {decision['test']['recall']:.3f}"
     )
+    ablations = result.manifest.get("ablations")
+    if ablations:
+        served = ablations["served_val_roc_auc"]
+        lines.append(f"validation ROC-AUC without the protected fields (served): {served:.4f}; refitted")
+        for name, figures in ablations["variants"].items():
+            lines.append(f"  {name}: {figures['val_roc_auc']:.4f} ({figures['val_roc_auc'] - served:+.4f})")
+    lines.append("fairness on the test set:\n" + fairness_table(result.manifest["fairness"]))
     lines.append(f"version {result.version} -> {result.version_dir}; plots in {result.plots[0].parent}")
     return "\n".join(lines)
 
@@ -319,8 +187,20 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _choices(allowed) -> object:
+    def parse(text: str) -> tuple[str, ...]:
+        chosen = tuple(text.split(","))
+        unknown = [name for name in chosen if name not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {unknown[0]!r}; choose from {', '.join(allowed)}")
+        return chosen
+
+    return parse
+
+
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    from training.config import PREPROCESSINGS
+    from default_risk.model_inputs import FEATURE_SETS
+    from training.config import PREPROCESSINGS, TARGETS
 
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
@@ -338,6 +218,19 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         default=defaults.preprocessings,
         help=f"candidate preprocessings, comma-separated, from {','.join(PREPROCESSINGS)}",
     )
+    parser.add_argument(
+        "--feature-sets",
+        type=_choices(FEATURE_SETS),
+        default=defaults.feature_sets,
+        help=f"candidate feature sets, comma-separated, from {','.join(FEATURE_SETS)}",
+    )
+    parser.add_argument(
+        "--targets",
+        type=_choices(TARGETS),
+        default=defaults.targets,
+        help=f"candidate training targets, comma-separated, from {','.join(TARGETS)}",
+    )
+    parser.add_argument("--no-ablations", action="store_true", help="skip refitting with the protected fields (faster)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--models-dir", type=Path, default=defaults.models_dir)
     parser.add_argument("--reports-dir", type=Path, default=defaults.reports_dir)
@@ -355,6 +248,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         ensemble_size=args.ensemble,
         sizes=args.sizes,
         preprocessings=args.preprocessings,
+        feature_sets=args.feature_sets,
+        targets=args.targets,
+        ablations=not args.no_ablations,
         seed=args.seed,
         models_dir=args.models_dir,
         reports_dir=args.reports_dir,

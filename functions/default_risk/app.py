@@ -3,6 +3,7 @@
 POST /              {"instances": [record, ...]}, {"inputs": {field: [...]}} or one bare record
                     → {"predictions": [...], "model_version"} (the bodies: ``decoding``)
 POST /              {"calls": [[arg, ...], ...], ...} from BigQuery (``bigquery``) → {"replies": [...]}
+POST /explain       the same record bodies → each prediction with its risk band, reasons and contributions
 GET  / , /healthz   liveness and the loaded model's version (never loads the model)
 GET  /readyz        readiness: loads the model if needed → 200, or 503 with Retry-After
 GET  /openapi.json  the OpenAPI 3.1 document (its paths are this module's ``ROUTES``)
@@ -19,8 +20,10 @@ import flask
 from default_risk import bigquery, docs_page, model_store, openapi, telemetry
 from default_risk.api import READ_PIECE_BYTES, ApiError, json_response, read_body
 from default_risk.decoding import scoring_request
-from default_risk.service import score, served_model
+from default_risk.explain import EXPLAIN_PATH, MAX_EXPLAIN_INSTANCES, explained_predictions
+from default_risk.service import explain, score, served_model
 from default_risk.telemetry import RequestLog
+from default_risk.validation import ID_FIELD
 
 logger = telemetry.logger()
 
@@ -28,14 +31,37 @@ logger = telemetry.logger()
 def predictions(request: flask.Request, log: RequestLog) -> flask.Response:
     scoring = scoring_request(read_body(request), log)
     if scoring.bigquery:  # a BigQuery remote-function call: same validation, same score
-        return bigquery.replies(scoring.result, log)
-    result = scoring.result
-    probabilities, version = score(result, log)
+        return bigquery.replies(scoring.result, scoring.context, log)
+    scores = score(scoring.result, log)
     answers = [
-        {"probability_of_default": p} if record_id is None else {"probability_of_default": p, "id": record_id}
-        for p, record_id in zip(probabilities.tolist(), result.ids, strict=True)
+        {"probability_of_default": p, "risk_band": band}
+        if record_id is None
+        else {"probability_of_default": p, "risk_band": band, ID_FIELD: record_id}
+        for p, band, record_id in zip(scores.probabilities.tolist(), scores.bands, scoring.result.ids, strict=True)
     ]
-    return json_response({"predictions": answers, "model_version": version})
+    return json_response({"predictions": answers, "model_version": scores.version})
+
+
+def explanations(request: flask.Request, log: RequestLog) -> flask.Response:
+    scoring = scoring_request(read_body(request), log)
+    if scoring.bigquery:
+        raise ApiError("invalid_input", "BigQuery calls go to / (the explaining routine sets mode explain)")
+    if scoring.count > MAX_EXPLAIN_INSTANCES:
+        raise ApiError(
+            "too_many_instances",
+            f"{scoring.count} instances; at most {MAX_EXPLAIN_INSTANCES} are explained per request (POST / scores "
+            "up to 10,000)",
+        )
+    scores, explanation = explain(scoring.result, log)
+    return json_response(
+        {
+            "predictions": explained_predictions(
+                scoring.result, scores.probabilities, scores.bands, explanation, full=True
+            ),
+            "reference_probability": explanation.reference_probability,
+            "model_version": scores.version,
+        }
+    )
 
 
 def health(request: flask.Request, log: RequestLog) -> flask.Response:
@@ -61,6 +87,7 @@ Route = Callable[[flask.Request, RequestLog], flask.Response]
 
 ROUTES: dict[str, dict[str, Route]] = {
     "/": {"POST": predictions, "GET": health},
+    EXPLAIN_PATH: {"POST": explanations},
     "/healthz": {"GET": health},
     "/readyz": {"GET": ready},
     "/openapi.json": {"GET": openapi_document},

@@ -18,7 +18,8 @@ import flask
 
 from default_risk.api import MAX_INSTANCES, ApiError, json_response
 from default_risk.contract import FEATURE_NAMES, FEATURES_BY_NAME
-from default_risk.service import score
+from default_risk.explain import MAX_EXPLAIN_INSTANCES, explained_predictions
+from default_risk.service import explain, score
 from default_risk.telemetry import RequestLog
 from default_risk.validation import Problem, ValidationResult, validate_rows
 
@@ -31,6 +32,11 @@ OTHER_BODY_KEYS: frozenset[str] = frozenset({"instances", "inputs", *FEATURE_NAM
 """Keys of the other request bodies: a call holding one of them is refused, not half read."""
 ARGUMENT_NAMES: tuple[str, ...] = tuple(name.lower() for name in FEATURE_NAMES)
 """The routine's arguments, in order: the feature names in lower case (``limit_bal``, ``sex``, ...)."""
+
+MODE_KEY = "mode"
+SCORE_MODE, EXPLAIN_MODE = "score", "explain"
+MODES = (SCORE_MODE, EXPLAIN_MODE)
+"""``userDefinedContext`` ``mode`` of each routine: ``default_risk`` scores, ``default_risk_reasons`` explains."""
 
 _PROBLEMS_SHOWN = 5
 _INT64_AS_STRING = re.compile(r"-?[0-9]+")
@@ -79,17 +85,32 @@ def validated_calls(payload: dict, log: RequestLog) -> ValidationResult:
     return result
 
 
-def replies(result: ValidationResult, log: RequestLog) -> flask.Response:
-    """``{"replies": [p, ...]}`` for the validated rows of a call, in call order."""
+def replies(result: ValidationResult, context: dict, log: RequestLog) -> flask.Response:
+    """``{"replies": [...]}`` for the validated rows of a call, in call order: probabilities, or, for the
+    explaining routine (``userDefinedContext`` ``{"mode": "explain"}``), each row's band and reasons as JSON."""
+    mode = context.get(MODE_KEY, SCORE_MODE)
+    if mode not in MODES:
+        raise BigQueryError(
+            "invalid_input", f"userDefinedContext mode {str(mode)[:40]!r} is not one of {', '.join(MODES)}"
+        )
+    if mode == EXPLAIN_MODE and len(result.ids) > MAX_EXPLAIN_INSTANCES:
+        raise BigQueryError(
+            "too_many_instances",
+            f"{len(result.ids)} rows in one request, at most {MAX_EXPLAIN_INSTANCES} are explained: set the "
+            f"explaining routine's max_batching_rows to {MAX_EXPLAIN_INSTANCES} or less",
+        )
     if not result.ids:
         return json_response({"replies": []})
     try:
-        probabilities, _ = score(result, log)
+        if mode == SCORE_MODE:
+            return json_response({"replies": score(result, log).probabilities.tolist()})
+        scores, explanation = explain(result, log)
     except ApiError as error:  # the model is not ready: same status and Retry-After, BigQuery retries
         raise BigQueryError(
             error.code, f"{error.message} (BigQuery retries this request)", headers=error.headers
         ) from error
-    return json_response({"replies": probabilities.tolist()})
+    answers = explained_predictions(result, scores.probabilities, scores.bands, explanation, full=False)
+    return json_response({"replies": answers})
 
 
 def _arity_message(row: int, rows: int, call: object) -> str:

@@ -65,6 +65,8 @@ class ScoringRequest:
 
     result: ValidationResult
     bigquery: bool = False
+    context: dict | None = None
+    """BigQuery's ``userDefinedContext`` (which of the routines sent the call)."""
 
     @property
     def count(self) -> int:
@@ -111,7 +113,7 @@ def _record_fields(default_for_required: object = msgspec.NODEFAULT) -> list[tup
     return [*fields, (ID_FIELD, _Id | msgspec.UnsetType, _UNSET)]
 
 
-_Record = msgspec.defstruct("Record", _record_fields(), forbid_unknown_fields=True, gc=False)
+_Record = msgspec.defstruct("Record", _record_fields(), forbid_unknown_fields=True, gc=False, kw_only=True)
 _Columns = msgspec.defstruct(
     "Columns",
     [
@@ -170,8 +172,10 @@ _Found = tuple[ScoringRequest, int, int]
 """The request, the keys its objects hold below the top level, and the colons inside its strings."""
 
 
-def _checked(matrix: np.ndarray, ids: list[str | None], bigquery_call: bool = False) -> ScoringRequest | None:
-    return ScoringRequest(ValidationResult(matrix, ids, []), bigquery_call) if in_contract(matrix) else None
+def _checked(matrix: np.ndarray, ids: list[str | None], context: dict | None = None) -> ScoringRequest | None:
+    if not in_contract(matrix):
+        return None
+    return ScoringRequest(ValidationResult(matrix, ids, []), context is not None, context)
 
 
 def _given_per_row(matrix: np.ndarray) -> int:
@@ -224,11 +228,11 @@ def _from_calls(decoded, given: set[str]) -> _Found | None:
     except TypeError:  # a NULL: np.array makes it NaN, absent where the field is optional, refused elsewhere
         matrix = np.array(calls, dtype=np.float64)
     matrix = matrix.reshape(len(calls), len(FEATURES))
-    request = _checked(matrix, [None] * len(calls), bigquery_call=True)
+    context = {} if decoded.userDefinedContext is _UNSET else decoded.userDefinedContext
+    request = _checked(matrix, [None] * len(calls), context)
     if request is None:
         return None
     strings = [getattr(decoded, key) for key in bigquery.BIGQUERY_STRING_KEYS if key in given]
-    context = {} if decoded.userDefinedContext is _UNSET else decoded.userDefinedContext
     return request, len(context), _colons([*strings, *context, *context.values()])
 
 
@@ -238,7 +242,10 @@ def _from_calls(decoded, given: set[str]) -> _Found | None:
 def _precise(body: bytes, log: RequestLog) -> ScoringRequest:
     payload = decode_json(body)
     if bigquery.is_bigquery_request(payload):
-        return ScoringRequest(bigquery.validated_calls(payload, log), bigquery=True)
+        context = payload.get(bigquery.CONTEXT_KEY)
+        return ScoringRequest(
+            bigquery.validated_calls(payload, log), True, context if isinstance(context, dict) else {}
+        )
     instances = _instances_of(payload)
     log.instance_count = len(instances)
     result = validate_instances(instances)

@@ -12,22 +12,17 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from default_risk import telemetry
 from default_risk.artifacts import (
     KERAS_FILE,
     LATEST_POINTER,
-    MANIFEST_FILE,
     MODEL_FILE,
     MODELS_PREFIX,
     PREP_FILE,
-    parse_manifest,
-    verify_file,
 )
-from default_risk.preprocessing import load_preprocessor
-from default_risk.scorer import Scorer
+from default_risk.version import ServedVersion, read_version
 
 logger = telemetry.logger("model_store")
 
@@ -56,24 +51,17 @@ class ConfigurationError(ValueError):
     """MODEL_URL / PREP_URL do not name a servable version."""
 
 
-@dataclass(frozen=True)
-class LoadedModel:
-    version: str
-    manifest: dict
-    scorer: Scorer
-
-
 _lock = threading.Lock()
-_model: LoadedModel | None = None
+_model: ServedVersion | None = None
 _failure: tuple[float, ModelUnavailable] | None = None
 
 
-def loaded_model() -> LoadedModel | None:
+def loaded_model() -> ServedVersion | None:
     """The model if it is loaded; never starts a load (for health checks)."""
     return _model
 
 
-def get_model() -> LoadedModel:
+def get_model() -> ServedVersion:
     """The served model, loading it if no request has yet; raises ModelUnavailable."""
     global _model, _failure
     if _model is not None:
@@ -153,16 +141,10 @@ def _latest_local() -> tuple[str, str]:
     )
 
 
-def _load() -> LoadedModel:
-    model_url, prep_url = artifact_urls()
-    folder = _split(model_url)[0]
+def _load() -> ServedVersion:
+    model_url, _ = artifact_urls()
     fetch = _gcs_fetcher() if model_url.startswith("gs://") else _read_local
-    manifest = parse_manifest(fetch(f"{folder}/{MANIFEST_FILE}"))
-    model_bytes = fetch(model_url)
-    verify_file(manifest, MODEL_FILE, model_bytes)
-    prep_bytes = fetch(prep_url)
-    verify_file(manifest, PREP_FILE, prep_bytes)  # before unpickling, which admits only known classes anyway
-    return LoadedModel(manifest["version"], manifest, Scorer(model_bytes, load_preprocessor(prep_bytes)))
+    return read_version(fetch, _split(model_url)[0])
 
 
 def _read_local(path: str) -> bytes:

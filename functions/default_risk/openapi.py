@@ -9,6 +9,9 @@ from default_risk.bigquery import ARGUMENT_NAMES, BIGQUERY_KEYS, CALLS_KEY, OTHE
 from default_risk.contract import FEATURE_NAMES, FEATURES, Feature
 from default_risk.decoding import INPUTS_KEY, INSTANCES_KEY
 from default_risk.docs_page import DOCS_PATH
+from default_risk.explain import EXPLAIN_PATH, GROUP_NAMES, MAX_EXPLAIN_INSTANCES
+from default_risk.reasons import GROUPS, MAX_REASONS
+from default_risk.stability import BAND_LABELS
 from default_risk.validation import ID_FIELD, MAX_ID_LENGTH
 
 API_VERSION = "1.0.0"
@@ -110,9 +113,9 @@ def _record_schema() -> dict:
     }
 
 
-def _columns_schema() -> dict:
+def _columns_schema(limit: int) -> dict:
     def column(items: dict) -> dict:
-        return {"type": "array", "items": items, "minItems": 1, "maxItems": MAX_INSTANCES}
+        return {"type": "array", "items": items, "minItems": 1, "maxItems": limit}
 
     return {
         "type": "object",
@@ -134,18 +137,23 @@ def _columns_schema() -> dict:
     }
 
 
+def _instances_schema(limit: int) -> dict:
+    return {
+        "type": "object",
+        "properties": {INSTANCES_KEY: {"type": "array", "items": _ref("Record"), "minItems": 1, "maxItems": limit}},
+        "required": [INSTANCES_KEY],
+        "additionalProperties": False,
+    }
+
+
 def _request_schemas() -> dict:
+    """The record bodies, each for ``POST /`` and (with its lower limit of records) for ``POST /explain``."""
     return {
         "Record": _record_schema(),
-        "Instances": {
-            "type": "object",
-            "properties": {
-                INSTANCES_KEY: {"type": "array", "items": _ref("Record"), "minItems": 1, "maxItems": MAX_INSTANCES}
-            },
-            "required": [INSTANCES_KEY],
-            "additionalProperties": False,
-        },
-        "Columns": _columns_schema(),
+        "Instances": _instances_schema(MAX_INSTANCES),
+        "Columns": _columns_schema(MAX_INSTANCES),
+        "ExplainInstances": _instances_schema(MAX_EXPLAIN_INSTANCES),
+        "ExplainColumns": _columns_schema(MAX_EXPLAIN_INSTANCES),
     }
 
 
@@ -154,10 +162,11 @@ def _prediction_schemas() -> dict:
         "Prediction": {
             "type": "object",
             "properties": {
-                "probability_of_default": {"type": "number", "minimum": 0, "maximum": 1},
+                "probability_of_default": _PROBABILITY,
+                "risk_band": _RISK_BAND,
                 ID_FIELD: {"type": "string", "description": "The record's `id`, when it had one."},
             },
-            "required": ["probability_of_default"],
+            "required": ["probability_of_default", "risk_band"],
             "additionalProperties": False,
         },
         "Predictions": {
@@ -206,8 +215,10 @@ def _bigquery_schemas() -> dict:
             "properties": {
                 "replies": {
                     "type": "array",
-                    "items": {"type": "number", "minimum": 0, "maximum": 1},
-                    "description": "The probability of default of each call, in call order.",
+                    "items": {"oneOf": [_PROBABILITY, _ref("BigQueryExplained")]},
+                    "description": "For each call, in call order: the probability of default (routine "
+                    "`default_risk`), or its band and reasons (routine `default_risk_reasons`, "
+                    '`userDefinedContext` `{"mode": "explain"}`).',
                 }
             },
             "required": ["replies"],
@@ -219,6 +230,71 @@ def _bigquery_schemas() -> dict:
             "BigQuery retries 503. The message names the row and the argument.",
             "properties": {"errorMessage": {"type": "string"}},
             "required": ["errorMessage"],
+            "additionalProperties": False,
+        },
+    }
+
+
+_PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
+_RISK_BAND = {
+    "type": "string",
+    "enum": list(BAND_LABELS),
+    "description": "The version's risk band: deciles of its validation scores, B01 the lowest risk (the model card "
+    "gives each band's range and observed default rate).",
+}
+
+
+def _explanation_schemas() -> dict:
+    reason = {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string", "enum": [group.code for group in GROUPS]},
+            "group": {"type": "string", "enum": list(GROUP_NAMES)},
+            "contribution": {"type": "number", "exclusiveMinimum": 0, "description": "Probability units."},
+            "reason": {"type": "string", "description": "The adverse-action sentence, quoting the record's values."},
+        },
+        "required": ["code", "group", "contribution", "reason"],
+        "additionalProperties": False,
+    }
+    reasons = {"type": "array", "items": reason, "maxItems": MAX_REASONS, "description": "Largest first."}
+    explained = {
+        "probability_of_default": _PROBABILITY,
+        "risk_band": _RISK_BAND,
+        "reasons": reasons,
+    }
+    contributions = {
+        "type": "object",
+        "description": "Every group's exact Shapley contribution (probability units); they add up to "
+        "`probability_of_default - reference_probability`.",
+        "properties": {name: {"type": "number"} for name in GROUP_NAMES},
+        "required": list(GROUP_NAMES),
+        "additionalProperties": False,
+    }
+    return {
+        "Reason": reason,
+        "Explained": {
+            "type": "object",
+            "properties": {**explained, "contributions": contributions, ID_FIELD: {"type": "string"}},
+            "required": [*explained, "contributions"],
+            "additionalProperties": False,
+        },
+        "Explanations": {
+            "type": "object",
+            "properties": {
+                "predictions": {"type": "array", "items": _ref("Explained"), "description": "In request order."},
+                "reference_probability": {
+                    **_PROBABILITY,
+                    "description": "The reference record's probability (the model card names the reference).",
+                },
+                "model_version": {"type": "string"},
+            },
+            "required": ["predictions", "reference_probability", "model_version"],
+            "additionalProperties": False,
+        },
+        "BigQueryExplained": {
+            "type": "object",
+            "properties": explained,
+            "required": list(explained),
             "additionalProperties": False,
         },
     }
@@ -292,7 +368,13 @@ def document(route_methods: frozenset[tuple[str, str]]) -> dict:
         # Relative to this document's URL, so "Try it out" on /docs calls the function wherever it is mounted.
         "servers": [{"url": ".", "description": "This function"}],
         "paths": _paths(route_methods),
-        "components": {"schemas": _request_schemas() | _prediction_schemas() | _bigquery_schemas() | _status_schemas()},
+        "components": {
+            "schemas": _request_schemas()
+            | _prediction_schemas()
+            | _explanation_schemas()
+            | _bigquery_schemas()
+            | _status_schemas()
+        },
     }
 
 
@@ -351,6 +433,30 @@ def _predict_operation() -> dict:
     }
 
 
+def _explain_operation() -> dict:
+    return {
+        "operationId": "explain",
+        "summary": "Score and explain records: risk band, reasons and every group's contribution",
+        "description": "The same bodies, validation and errors as `POST /`, at most "
+        f"{MAX_EXPLAIN_INSTANCES} records. Each prediction adds its `reasons` (at most {MAX_REASONS}: the groups "
+        "that raise the probability most, with a stable code and a sentence quoting the record's values) and "
+        "the exact Shapley `contributions` of every group against the version's reference record.",
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON_MEDIA_TYPE: {
+                    "schema": {"oneOf": [_ref(name) for name in ("ExplainInstances", "Record", "ExplainColumns")]},
+                    "examples": {k: v for k, v in _request_examples().items() if k != "bigquery"},
+                }
+            },
+        },
+        "responses": {
+            "200": {"description": "One explained prediction per record.", "content": _json("Explanations")},
+            **_errors(400, 405, 413, 415, 503),
+        },
+    }
+
+
 def _get(operation_id: str, summary: str, ok: dict, *statuses: int) -> dict:
     return {"get": {"operationId": operation_id, "summary": summary, "responses": {"200": ok, **_errors(*statuses)}}}
 
@@ -363,6 +469,7 @@ def _paths(route_methods: frozenset[tuple[str, str]]) -> dict:
     }
     paths = {
         "/": {"post": _predict_operation(), **_get("health", "Health", health, 405)},
+        EXPLAIN_PATH: {"post": _explain_operation()},
         "/healthz": _get("healthz", "Health", health, 405),
         "/readyz": _get(
             "ready",

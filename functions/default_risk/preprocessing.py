@@ -9,7 +9,7 @@ scales, one-hot categories, ufuncs) with numpy. Serving therefore needs neither 
 SciPy (about 200 MB installed and over a second of cold start) nor joblib's import.
 
 Training proves the equivalence before it writes a version: ``training.export`` compares
-``transform`` here with scikit-learn's own on ``probe_rows`` and scores its parity rows through it.
+``transform`` here with scikit-learn's own on ``contract.probe_rows`` and scores its parity rows through it.
 """
 
 from __future__ import annotations
@@ -22,14 +22,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from default_risk.contract import FEATURE_NAMES, FEATURES
-
 Block = Callable[[np.ndarray], np.ndarray]
 COMPONENTS = frozenset({"ColumnTransformer", "Pipeline", "StandardScaler", "OneHotEncoder", "FunctionTransformer"})
 """The scikit-learn classes a served preprocessor may be made of."""
 _NUMPY_MODULES = frozenset({"numpy", "numpy._core.multiarray", "numpy.core.multiarray"})
 _NUMPY_HELPERS = frozenset({"dtype", "ndarray", "scalar"})
-PROBE_ROWS = 512
 
 
 class UnsupportedPreprocessor(ValueError):
@@ -100,7 +97,8 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
 
 class Preprocessor:
-    """The fitted transformation: ``transform(matrix)`` maps rows in ``FEATURE_NAMES`` order to model input."""
+    """The fitted transformation: ``transform(matrix)`` maps model input rows (``model_inputs``) to the network's
+    input."""
 
     def __init__(self, blocks: list[tuple[slice, np.ndarray, Block]], width: int) -> None:
         self._blocks, self.width = blocks, width
@@ -112,18 +110,20 @@ class Preprocessor:
         return out
 
 
-def load_preprocessor(data: bytes) -> Preprocessor:
-    """The preprocessor saved in ``data`` (a ``prep.joblib`` file); UnsupportedPreprocessor if it
-    holds anything else than the ``COMPONENTS`` this module applies."""
+def load_preprocessor(data: bytes, inputs: int) -> Preprocessor:
+    """The preprocessor saved in ``data`` (a ``prep.joblib`` file) for ``inputs`` model input columns;
+    UnsupportedPreprocessor if it takes another number of columns or holds anything else than the
+    ``COMPONENTS`` this module applies."""
     try:
         root = _RestrictedUnpickler(io.BytesIO(data)).load()
     except (pickle.UnpicklingError, EOFError, IndexError) as error:
         raise UnsupportedPreprocessor(f"prep.joblib is not a readable joblib file ({error})") from error
     if getattr(root, "kind", None) != "ColumnTransformer":
         raise UnsupportedPreprocessor(f"prep.joblib holds a {type(root).__name__}, not a ColumnTransformer")
-    if root.n_features_in_ != len(FEATURE_NAMES) or root.transformer_weights is not None or root.sparse_output_:
+    if root.n_features_in_ != inputs or root.transformer_weights is not None or root.sparse_output_:
         raise UnsupportedPreprocessor(
-            f"the ColumnTransformer must take the {len(FEATURE_NAMES)} features, unweighted, with dense output"
+            f"the ColumnTransformer must take the {inputs} model inputs, unweighted, with dense output "
+            f"(it takes {root.n_features_in_})"
         )
     blocks = []
     for name, transformer, columns in root.transformers_:
@@ -133,22 +133,6 @@ def load_preprocessor(data: bytes) -> Preprocessor:
         block = _identity if transformer == "passthrough" else _compile(transformer)
         blocks.append((target, np.asarray(columns), block))
     return Preprocessor(blocks, max((target.stop for target, _, _ in blocks), default=0))
-
-
-def probe_rows(rows: int = PROBE_ROWS, seed: int = 0) -> np.ndarray:
-    """Rows spanning the contract: every code, and values across each range on a log scale."""
-    rng = np.random.default_rng(seed)
-    columns = []
-    for feature in FEATURES:
-        if feature.codes:
-            columns.append(np.resize(np.array(feature.codes, dtype=np.float64), rows))
-        elif feature.kind == "integer":
-            columns.append(rng.integers(feature.minimum, feature.maximum, rows, endpoint=True).astype(np.float64))
-        else:
-            magnitude = np.expm1(rng.uniform(0, np.log1p(max(abs(feature.minimum), feature.maximum)), rows))
-            sign = np.where(rng.random(rows) < 0.5, -1.0, 1.0) if feature.minimum < 0 else 1.0
-            columns.append(np.clip(np.round(sign * magnitude), feature.minimum, feature.maximum))
-    return np.column_stack(columns)
 
 
 def _identity(x: np.ndarray) -> np.ndarray:

@@ -1,16 +1,29 @@
-"""Scoring validated records with the served model: the one place records are scored (HTTP and BigQuery)."""
+"""Scoring and explaining validated records with the served model: the one place records are scored (HTTP and
+BigQuery alike). The request's log line learns the version, the mean probability and the band counts."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from default_risk import model_store
 from default_risk.api import ApiError
+from default_risk.explain import Explanation
+from default_risk.stability import band_counts
 from default_risk.telemetry import RequestLog
 from default_risk.validation import ValidationResult
+from default_risk.version import ServedVersion
 
 
-def served_model() -> model_store.LoadedModel:
+@dataclass(frozen=True)
+class Scores:
+    probabilities: np.ndarray
+    bands: list[str]
+    version: str
+
+
+def served_model() -> ServedVersion:
     """The loaded model, loading it if needed; ``model_unavailable`` (503 with Retry-After) when it cannot be."""
     try:
         return model_store.get_model()
@@ -22,10 +35,17 @@ def served_model() -> model_store.LoadedModel:
         ) from error
 
 
-def score(result: ValidationResult, log: RequestLog) -> tuple[np.ndarray, str]:
-    """Probabilities of validated records and the model version; the request's log notes both."""
+def score(result: ValidationResult, log: RequestLog) -> Scores:
+    """Probabilities and risk bands of validated records, and the version that gave them."""
     model = served_model()
     probabilities = model.scorer.probabilities(result.features)
     log.model_version = model.version
     log.mean_probability = float(probabilities.mean())
-    return probabilities, model.version
+    log.band_counts = band_counts(probabilities, model.score_edges)
+    return Scores(probabilities, model.bands(probabilities), model.version)
+
+
+def explain(result: ValidationResult, log: RequestLog) -> tuple[Scores, Explanation]:
+    """The scores of validated records and every group's contribution to each."""
+    scores = score(result, log)
+    return scores, served_model().explainer.explain(result.features)

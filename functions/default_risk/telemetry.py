@@ -11,6 +11,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from default_risk.stability import BAND_LABELS
+
 LOGGER_NAME = "scoring"
 """Our loggers (this one and its children) write structured JSON lines to stdout."""
 
@@ -25,7 +27,10 @@ OUTCOME_FIELD = "outcome"
 STATUS_FIELD = "status_code"
 MODEL_VERSION_FIELD = "model_version"
 MEAN_PROBABILITY_FIELD = "mean_probability_of_default"
-"""Mean predicted probability of the request's records (successful requests only): the drift signal."""
+"""Mean predicted probability of the request's records (successful requests only)."""
+BAND_COUNTS_FIELD = "risk_band_counts"
+"""How many of the request's records fell in each risk band of the loaded version, ``{"B01": n, ...}``
+(successful requests only; counts, never values): the score's population stability, per version."""
 
 OUTCOMES: tuple[str, ...] = ("ok", "invalid_input", "too_large", "unsupported", "model_unavailable", "internal_error")
 """``ok`` is a 2xx; every other outcome is a failed request of the kind its name says (``internal_error``: a bug,
@@ -51,6 +56,7 @@ class RequestLog:
     instance_count: int = 0
     model_version: str | None = None
     mean_probability: float | None = None
+    band_counts: list[int] | None = None
 
     def fields(self, latency: float, outcome: str, status: int) -> dict[str, object]:
         """The ``jsonPayload`` fields of the request's one log line."""
@@ -63,4 +69,6 @@ class RequestLog:
         }
         if outcome == "ok" and self.mean_probability is not None:
             fields[MEAN_PROBABILITY_FIELD] = self.mean_probability
+        if outcome == "ok" and self.band_counts is not None:
+            fields[BAND_COUNTS_FIELD] = dict(zip(BAND_LABELS, self.band_counts, strict=True))
         return fields

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain, islice
-from operator import itemgetter, methodcaller
+from operator import methodcaller
 
 import numpy as np
 
@@ -28,7 +28,12 @@ MAX_PROBLEMS = 100
 MAX_SHOWN_NAME = 64
 """Characters of an unknown field's name that an error repeats."""
 
-_GET_FEATURES = itemgetter(*FEATURE_NAMES)
+
+def _field_values(record: dict) -> tuple:
+    """A record's values in ``FEATURE_NAMES`` order, None for a field it does not hold."""
+    return tuple(map(record.get, FEATURE_NAMES))
+
+
 _GET_ID = methodcaller("get", ID_FIELD)
 _NUMBER_TYPES = frozenset((int, float))
 _LOWEST = np.array([min(f.codes) if f.codes else f.minimum for f in FEATURES], dtype=np.float64)
@@ -67,17 +72,15 @@ def validate_instances(instances: list) -> ValidationResult:
         return _reported(_problems(instances))
     ids = list(map(_GET_ID, instances))
     with_id = len(ids) - ids.count(None)
-    # Every record holds the 23 features (else itemgetter raises) plus "id" when it has a string id,
-    # so equal totals mean no record holds anything else (an unknown field or a null id).
-    if sum(map(len, instances)) != len(FEATURE_NAMES) * len(instances) + with_id:
-        return _reported(_problems(instances))
     if with_id and (
         set(map(type, ids)) - {str, type(None)} or max(map(len, filter(None, ids)), default=0) > MAX_ID_LENGTH
     ):
         return _reported(_problems(instances))
-    try:
-        values = list(chain.from_iterable(map(_GET_FEATURES, instances)))
-    except KeyError:
+    values = list(chain.from_iterable(map(_field_values, instances)))  # an absent field: None
+    given = len(values) - values.count(None)
+    # Equal totals mean no record holds anything else than its given fields and its id (no unknown field,
+    # no null, no null id).
+    if sum(map(len, instances)) != given + with_id:
         return _reported(_problems(instances))
     matrix = _checked_matrix(values, len(instances))
     if matrix is None:
@@ -86,7 +89,8 @@ def validate_instances(instances: list) -> ValidationResult:
 
 
 def validate_rows(rows: list) -> ValidationResult:
-    """Check rows of values in ``FEATURE_NAMES`` order (BigQuery's argument lists) against the same contract.
+    """Check rows of values in ``FEATURE_NAMES`` order (BigQuery's argument lists) against the same contract;
+    a NULL (None) protected field is absent.
 
     Problems name the row's index as ``instance`` and the feature as ``field``; ``ids`` are all None.
     """
@@ -99,14 +103,17 @@ def validate_rows(rows: list) -> ValidationResult:
 
 
 def _checked_matrix(values: list, rows: int) -> np.ndarray | None:
-    """The ``rows`` × features float64 matrix of ``values`` (row-major, ``FEATURE_NAMES`` order) when
-    every value is within the contract; None when any is not (``Feature.problem`` then says why)."""
+    """The ``rows`` × features float64 matrix of ``values`` (row-major, ``FEATURE_NAMES`` order, None where a
+    field is absent) when every value is within the contract; None when any is not (``Feature.problem`` then
+    says why)."""
     types = set(map(type, values))
-    if not types <= _NUMBER_TYPES:
+    if not types <= _NUMBER_TYPES | {type(None)}:
         return None
     try:
-        matrix = np.array(values, dtype=np.float64).reshape(rows, len(FEATURE_NAMES))
+        matrix = np.array(values, dtype=np.float64).reshape(rows, len(FEATURE_NAMES))  # None becomes NaN
     except OverflowError:  # an integer beyond float range: out of range anyway
+        return None
+    if np.count_nonzero(np.isnan(matrix)) != values.count(None):  # a NaN given as a number, not an absence
         return None
     return matrix if in_contract(matrix) else None
 
@@ -153,7 +160,8 @@ def _problems(instances: list) -> Iterator[Problem]:
             continue
         for name in FEATURE_NAMES:
             if name not in instance:
-                yield Problem(index, name, "is required")
+                if not FEATURES_BY_NAME[name].optional:
+                    yield Problem(index, name, "is required")
             elif (problem := FEATURES_BY_NAME[name].problem(instance[name])) is not None:
                 yield Problem(index, name, problem)
         for name in instance:
@@ -170,5 +178,5 @@ def _row_problems(rows: list) -> Iterator[Problem]:
             yield Problem(index, "", f"must be a list of {len(FEATURES)} values, in the order of the features")
             continue
         for feature, value in zip(FEATURES, row, strict=True):
-            if (problem := feature.problem(value)) is not None:
+            if not (value is None and feature.optional) and (problem := feature.problem(value)) is not None:
                 yield Problem(index, feature.name, problem)

@@ -15,7 +15,7 @@ import pytest
 from default_risk.api import MAX_INSTANCES
 from default_risk.app import ROUTE_METHODS
 from default_risk.bigquery import ARGUMENT_NAMES
-from default_risk.contract import FEATURE_NAMES
+from default_risk.contract import FEATURE_NAMES, PROTECTED_FIELDS
 from default_risk.openapi import document
 from default_risk.telemetry import INSTANCES_FIELD, MODEL_VERSION_FIELD, OUTCOME_FIELD, STATUS_FIELD
 from tests.support.http import Response, post_json, request_logs
@@ -24,20 +24,21 @@ from tests.support.openapi_check import assert_conforms
 from tests.support.tiny_model import load_rows
 
 
-def post_call(server: Server, calls: object, timeout: float = 30) -> Response:
+def post_call(server: Server, calls: object, timeout: float = 30, mode: str = "score") -> Response:
     """POST a BigQuery request for ``calls``; the answer, checked against the OpenAPI document."""
-    answer = post_json(server.url, bigquery_request(calls), timeout=timeout)
+    answer = post_json(server.url, bigquery_request(calls, mode), timeout=timeout)
     assert_conforms(document(ROUTE_METHODS), "/", "POST", answer)
     return answer
 
 
-def bigquery_request(calls: list) -> dict:
-    """A request as BigQuery sends it for ``SELECT dataset.default_risk(...) FROM ...``."""
+def bigquery_request(calls: list, mode: str = "score") -> dict:
+    """A request as BigQuery sends it for ``SELECT dataset.default_risk(...) FROM ...`` (``mode`` explain:
+    ``default_risk_reasons``)."""
     return {
         "requestId": uuid.uuid4().hex,
         "caller": "//bigquery.googleapis.com/projects/bank-risk/jobs/bank-risk:EU.bquxjob_4f1c2a_19a7",
         "sessionUser": "risk-analyst@bank.example",
-        "userDefinedContext": {},
+        "userDefinedContext": {"mode": mode},
         "calls": calls,
     }
 
@@ -92,14 +93,25 @@ def test_bigquery_requests_write_the_request_log_line(scoring_server: Server) ->
 
 def test_null_argument_names_row_and_argument(scoring_server: Server) -> None:
     calls = book(3)
-    calls[2][4] = None
+    calls[2][5] = None
     answer = post_call(scoring_server, calls)
     assert answer.status == 400
     assert set(answer.json) == {"errorMessage"}
     message = answer.json["errorMessage"]
     assert "row 2 of 3" in message
-    assert "argument 5 (age)" in message
+    assert "argument 6 (pay_0)" in message
     assert "NULL" in message
+
+
+def test_null_protected_arguments_are_absent_and_change_nothing(scoring_server: Server) -> None:
+    calls = book(3)
+    nulled = [
+        [None if name in PROTECTED_FIELDS else value for name, value in zip(FEATURE_NAMES, row, strict=True)]
+        for row in calls
+    ]
+    answer = post_call(scoring_server, nulled)
+    assert answer.status == 200, answer.json
+    assert answer.json["replies"] == post_call(scoring_server, calls).json["replies"]
 
 
 @pytest.mark.parametrize(
@@ -183,3 +195,24 @@ def test_a_call_mixed_with_another_kind_of_body_is_refused_not_half_read(scoring
     assert_conforms(document(ROUTE_METHODS), "/", "POST", answer)
     assert answer.status == 400 and answer.json["error"]["code"] == "invalid_input"
     assert [(d["field"], d["instance"]) for d in answer.json["error"]["details"]] == [("instances", None)]
+
+
+def test_the_reasons_routine_answers_each_row_with_its_band_and_reasons(scoring_server: Server) -> None:
+    calls = book(5, seed=8)
+    answer = post_call(scoring_server, calls, mode="explain")
+    assert answer.status == 200, answer.json
+    explained = post_json(
+        scoring_server.url + "/explain", {"instances": [dict(zip(FEATURE_NAMES, c, strict=True)) for c in calls]}
+    ).json["predictions"]
+    assert answer.json["replies"] == [
+        {key: prediction[key] for key in ("probability_of_default", "risk_band", "reasons")} for prediction in explained
+    ]
+    scores = post_call(scoring_server, calls).json["replies"]
+    assert [reply["probability_of_default"] for reply in answer.json["replies"]] == scores
+
+
+def test_the_reasons_routine_refuses_batches_larger_than_it_explains_and_unknown_modes(scoring_server: Server) -> None:
+    too_many = post_call(scoring_server, book(1) * 1001, mode="explain")
+    assert too_many.status == 413 and "at most 1000 are explained" in too_many.json["errorMessage"]
+    unknown = post_call(scoring_server, book(1), mode="rescore")
+    assert unknown.status == 400 and "mode 'rescore' is not one of score, explain" in unknown.json["errorMessage"]

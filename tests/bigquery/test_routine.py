@@ -14,12 +14,15 @@ import pytest
 from default_risk import bigquery
 from default_risk.api import MAX_INSTANCES
 from default_risk.contract import FEATURE_NAMES
+from default_risk.explain import MAX_EXPLAIN_INSTANCES
 from tests.infra.terraform import literal, locals_, named_blocks, resources
+
+ROUTINES = {"default_risk": bigquery.SCORE_MODE, "default_risk_reasons": bigquery.EXPLAIN_MODE}
 
 
 @pytest.fixture(scope="module")
 def routine() -> dict:
-    return resources("google_bigquery_routine")["default_risk"]
+    return resources("google_bigquery_routine")["remote"]
 
 
 def test_declared_arguments_are_the_feature_contract_in_order() -> None:
@@ -28,7 +31,7 @@ def test_declared_arguments_are_the_feature_contract_in_order() -> None:
     assert tuple(declared) == bigquery.ARGUMENT_NAMES
 
 
-def test_routine_takes_its_arguments_from_that_one_list(routine: dict) -> None:
+def test_routines_take_their_arguments_from_that_one_list(routine: dict) -> None:
     (dynamic,) = routine["dynamic"]
     arguments = dynamic['"arguments"']
     assert arguments["for_each"] == "${local.default_risk_arguments}"
@@ -37,22 +40,31 @@ def test_routine_takes_its_arguments_from_that_one_list(routine: dict) -> None:
     assert "arguments" not in routine, "arguments declared outside the one list"
 
 
-def test_routine_is_a_remote_scalar_function_returning_float64(routine: dict) -> None:
-    assert literal(routine["routine_id"]) == "default_risk"
+def test_routines_are_remote_scalar_functions_of_one_function_told_apart_by_their_context(routine: dict) -> None:
+    assert routine["for_each"] == "${local.remote_routines}"
     assert literal(routine["routine_type"]) == "SCALAR_FUNCTION"
-    assert "FLOAT64" in routine["return_type"]
     (options,) = routine["remote_function_options"]
     assert options["connection"] == "${google_bigquery_connection.function.name}"
     assert options["endpoint"] == "${local.function_url}"
-    assert options["max_batching_rows"] == "${tostring(var.bigquery_max_batching_rows)}"
+    assert options["user_defined_context"] == {bigquery.MODE_KEY: "${each.value.mode}"}
+    declared = locals_()["remote_routines"]
+    assert {name: literal(entry["mode"]) for name, entry in declared.items()} == ROUTINES
+    assert literal(declared["default_risk"]["returns"]) == "FLOAT64"
+    assert literal(declared["default_risk_reasons"]["returns"]) == "JSON"
+    assert declared["default_risk"]["max_batching_rows"] == "${var.bigquery_max_batching_rows}"
+    assert declared["default_risk_reasons"]["max_batching_rows"] == "${var.bigquery_explain_max_batching_rows}"
 
 
-def test_max_batching_rows_cannot_exceed_what_the_function_accepts() -> None:
-    variable = named_blocks("variable")["bigquery_max_batching_rows"]
+@pytest.mark.parametrize(
+    ("name", "limit"),
+    [("bigquery_max_batching_rows", MAX_INSTANCES), ("bigquery_explain_max_batching_rows", MAX_EXPLAIN_INSTANCES)],
+)
+def test_max_batching_rows_cannot_exceed_what_the_function_accepts(name: str, limit: int) -> None:
+    variable = named_blocks("variable")[name]
     (validation,) = variable["validation"]
-    (upper,) = re.findall(r"var\.bigquery_max_batching_rows <= (\d+)", validation["condition"])
-    assert int(upper) == MAX_INSTANCES
-    assert 1 <= variable["default"] <= MAX_INSTANCES
+    (upper,) = re.findall(rf"var\.{name} <= (\d+)", validation["condition"])
+    assert int(upper) == limit
+    assert 1 <= variable["default"] <= limit
 
 
 def test_connection_is_a_cloud_resource_connection_whose_account_may_invoke() -> None:

@@ -38,6 +38,8 @@ from training.release.promote import PROMOTED_POINTER, PromotionError, promote
 DEPLOY = load(DEPLOY_WORKFLOW)
 PASSING = {name: threshold for name, (_, threshold) in QUALITY_GATE.items()}  # exactly on the gate passes
 MISSES_AUC = PASSING | {"roc_auc": QUALITY_GATE["roc_auc"][1] - 0.05}
+FAIR = {"attributes": [{"attribute": "SEX", "gated": True, "groups": [{"group": "female", "air": 1.0, "rows": 500}]}]}
+"""A fairness report that passes the four-fifths rule (the tiny model's manifest has none)."""
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +55,7 @@ def workspace(root: Path, version_dir: Path, test_metrics: dict | None) -> Path:
     shutil.copytree(version_dir, target)
     manifest = json.loads((target / MANIFEST_FILE).read_text())
     manifest["metrics"] = {} if test_metrics is None else {"test": test_metrics}
+    manifest["fairness"] = FAIR
     (target / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     (models / LATEST_POINTER).write_text(version_dir.name + "\n")
     return root
@@ -188,7 +191,8 @@ def test_promotion_refuses_a_version_the_function_cannot_serve(tmp_path: Path, t
     # A complete, intact version (its name the hash of its files): only servability is wrong.
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
     manifest["files"][PREP_FILE] = {"sha256": sha256_hex(prep.getvalue()), "bytes": len(prep.getvalue())}
-    manifest["version"] = version_from_hashes({name: entry["sha256"] for name, entry in manifest["files"].items()})
+    hashes = {name: entry["sha256"] for name, entry in manifest["files"].items()}
+    manifest["version"] = version_from_hashes(hashes, manifest["serving"])
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
     folder.rename(models / manifest["version"])
     with pytest.raises(PromotionError, match=r"cannot be served by this function: .*MinMaxScaler"):
@@ -211,7 +215,7 @@ def test_smoke_step_checks_the_version_the_function_answers_with(
 
 def test_rollback_step_prints_a_dispatch_command_the_workflow_accepts(tmp_path: Path) -> None:
     env = {
-        "PREVIOUS_VERSION": "v0123456789ab",
+        "PREVIOUS_VERSION": "v0123456789abcdef0123456789abcdef",
         "PREVIOUS_REVISION": "default-risk-predict-00007-abc",
         "FUNCTION_NAME": "default-risk-predict",
         "PROJECT_ID": "acme-risk",
@@ -225,8 +229,8 @@ def test_rollback_step_prints_a_dispatch_command_the_workflow_accepts(tmp_path: 
     assert result.returncode == 0, result.stderr
     (input_name,) = DEPLOY["on"]["workflow_dispatch"]["inputs"]
     assert (
-        f"gh workflow run {DEPLOY_WORKFLOW.name} --repo acme/default-risk --ref main -f {input_name}=v0123456789ab"
-        in result.stdout
+        f"gh workflow run {DEPLOY_WORKFLOW.name} --repo acme/default-risk --ref main "
+        f"-f {input_name}=v0123456789abcdef0123456789abcdef" in result.stdout
     )
     assert "--to-revisions=default-risk-predict-00007-abc=100" in result.stdout
     assert (tmp_path / "summary.md").read_text() == result.stdout

@@ -32,7 +32,7 @@ from tests.docs.shell import ROOT, Command, commands
 DOC_URL = "http://127.0.0.1:8080"
 DOC_LOG = re.compile(r"/tmp/demo-\w+/function/server-8080\.log")
 SERVING = re.compile(r"^Function serving at (?P<url>http://\S+) \(logs: (?P<log>\S+)\)$")
-PUBLISHED = re.compile(r"^Published (?P<version>v[0-9a-f]{12}) to the storage emulator")
+PUBLISHED = re.compile(r"^Published (?P<version>v[0-9a-f]{32}) to the storage emulator")
 LOCAL_DOCUMENTS = (ROOT / "README.md", ROOT / "docs" / "demo_script.md")
 
 

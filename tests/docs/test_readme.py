@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from default_risk.api import ERROR_STATUSES
-from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
-from default_risk.preprocessing import load_preprocessor
-from default_risk.scorer import Scorer
+from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX
+from default_risk.version import read_local_version
 from tests.docs import project
 from tests.docs.markdown import first_code, relative_links, section, tables
 from tests.docs.running import expected_answer, json_values, request_body
@@ -104,7 +103,7 @@ def test_error_table_is_exactly_the_codes_the_api_answers_with() -> None:
 
 
 def stated_model_version() -> str:
-    match = re.search(r"model `(v[0-9a-f]{12})`", section(readme(), "Model quality"))
+    match = re.search(r"model `(v[0-9a-f]{32})`", section(readme(), "Model quality"))
     assert match, "the Model quality section names no model version"
     return match[1]
 
@@ -152,7 +151,7 @@ def test_example_answers_are_what_the_named_version_scores() -> None:
     (shown,) = re.findall(r"^```json\n(.*?)^```", local, re.MULTILINE | re.DOTALL)
     answers = json_values(shown)
     assert len(answers) == len(posts) >= 2
-    scorer = Scorer((folder / MODEL_FILE).read_bytes(), load_preprocessor((folder / PREP_FILE).read_bytes()))
+    scorer = read_local_version(folder).scorer
     for command, answer in zip(posts, answers, strict=True):
         kind, features = expected_answer(request_body(command))
         assert kind == "predictions" and answer["model_version"] == version

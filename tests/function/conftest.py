@@ -9,8 +9,9 @@ import pytest
 
 from default_risk.app import ROUTE_METHODS
 from default_risk.artifacts import KERAS_FILE, PREP_FILE
+from default_risk.model_inputs import model_inputs
 from default_risk.openapi import document
-from tests.support.tiny_model import load_rows
+from tests.support.tiny_model import FEATURE_SET, load_rows
 
 
 @pytest.fixture(scope="session")
@@ -27,5 +28,6 @@ def keras_reference(tiny_version_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     rows, _ = load_rows(200, seed=7)
     model = keras.models.load_model(tiny_version_dir / KERAS_FILE)
     preprocessor = joblib.load(tiny_version_dir / PREP_FILE)
-    probabilities = model.predict(preprocessor.transform(rows).astype(np.float32), verbose=0).reshape(-1)
+    inputs = model_inputs(rows, FEATURE_SET)
+    probabilities = model.predict(preprocessor.transform(inputs).astype(np.float32), verbose=0).reshape(-1)
     return rows, probabilities.astype(np.float64)

@@ -26,7 +26,9 @@ def without(name: str) -> dict:
 
 # (case, body, expected code, expected (instance, field) pairs in details)
 INVALID_BODIES = [
-    ("missing field", without("AGE"), "invalid_input", [(0, "AGE")]),
+    ("missing field", without("PAY_0"), "invalid_input", [(0, "PAY_0")]),
+    ("null protected field", GOOD | {"SEX": None}, "invalid_input", [(0, "SEX")]),
+    ("bad protected field", GOOD | {"AGE": 17}, "invalid_input", [(0, "AGE")]),
     ("unknown field", GOOD | {"INCOME": 5}, "invalid_input", [(0, "INCOME")]),
     ("string number", GOOD | {"LIMIT_BAL": "20000"}, "invalid_input", [(0, "LIMIT_BAL")]),
     ("boolean", GOOD | {"SEX": True}, "invalid_input", [(0, "SEX")]),
@@ -40,9 +42,9 @@ INVALID_BODIES = [
     ("record not an object", {"instances": [GOOD, [1, 2]]}, "invalid_input", [(1, "")]),
     (
         "every problem at once",
-        {"instances": [GOOD, without("SEX") | {"AGE": "x"}, GOOD | {"BILL_AMT3": 1e9}]},
+        {"instances": [GOOD, without("LIMIT_BAL") | {"AGE": "x"}, GOOD | {"BILL_AMT3": 1e9}]},
         "invalid_input",
-        [(1, "SEX"), (1, "AGE"), (2, "BILL_AMT3")],
+        [(1, "LIMIT_BAL"), (1, "AGE"), (2, "BILL_AMT3")],
     ),
     ("empty instances", {"instances": []}, "invalid_input", [(None, "instances")]),
     ("instances not a list", {"instances": GOOD}, "invalid_input", [(None, "instances")]),
@@ -154,7 +156,7 @@ def test_unknown_path_gets_404_json(scoring_server):
 
 def test_errors_are_logged_with_their_outcome(scoring_server):
     before = len(request_logs(scoring_server.output()))
-    post_json(scoring_server.url, {"instances": [without("AGE"), GOOD]})
+    post_json(scoring_server.url, {"instances": [without("PAY_0"), GOOD]})
     request(scoring_server.url, "POST", b"x", {"Content-Type": "text/plain"})
     post_json(scoring_server.url, {"instances": [GOOD] * (MAX_INSTANCES + 1)})
     lines = request_logs(scoring_server.output())[before:]

@@ -35,7 +35,7 @@ def per_value_problems(batch: list[list]) -> list[Problem]:
         Problem(index, feature.name, problem)
         for index, row in enumerate(batch)
         for feature, value in zip(FEATURES, row, strict=True)
-        if (problem := feature.problem(value)) is not None
+        if not (value is None and feature.optional) and (problem := feature.problem(value)) is not None
     ]
     return found[:MAX_PROBLEMS]
 
@@ -51,7 +51,8 @@ def test_rows_path_agrees_with_the_per_value_contract(batch: list[list]) -> None
         return
     assert result.features.dtype == np.float64
     assert result.features.shape == (len(batch), len(FEATURE_NAMES))
-    assert result.features.tolist() == [[float(value) for value in row] for row in batch]
+    expected_matrix = np.array([[np.nan if value is None else float(value) for value in row] for row in batch])
+    np.testing.assert_array_equal(result.features.reshape(expected_matrix.shape), expected_matrix)
     assert result.ids == [None] * len(batch)
 
 
@@ -59,7 +60,13 @@ def test_rows_path_agrees_with_the_per_value_contract(batch: list[list]) -> None
 @given(rows())
 def test_rows_and_records_paths_agree(batch: list[list]) -> None:
     by_rows = validate_rows(batch)
-    by_records = validate_instances([dict(zip(FEATURE_NAMES, row, strict=True)) for row in batch])
+    # A NULL argument is an absent field; in a record, an absent field is left out (null is refused).
+    by_records = validate_instances(
+        [
+            {f.name: value for f, value in zip(FEATURES, row, strict=True) if not (value is None and f.optional)}
+            for row in batch
+        ]
+    )
     assert by_rows.problems == by_records.problems
     assert np.array_equal(by_rows.features, by_records.features)
 
@@ -71,6 +78,8 @@ def test_every_json_type_confusion_in_every_argument_is_named() -> None:
     """JSON values numpy would silently turn into numbers (true, "1") or NaN (null) never pass as numbers."""
     for column, feature in enumerate(FEATURES):
         for value in (True, False, None, "1", "1.5", [1], {"x": 1}, float("nan"), float("inf")):
+            if value is None and feature.optional:
+                continue  # a NULL protected argument is an absent field (test below)
             row = [*VALID[:column], value, *VALID[column + 1 :]]
             problem = feature.problem(value)
             assert problem is not None
@@ -81,3 +90,16 @@ def test_a_row_of_the_wrong_length_is_a_problem_of_that_row() -> None:
     result = validate_rows([VALID, VALID[:-1], [*VALID, 1]])
     assert [(p.instance, p.field) for p in result.problems] == [(1, ""), (2, "")]
     assert "23 values" in result.problems[0].problem
+
+
+def test_a_null_protected_argument_is_absent_and_a_null_model_field_is_not() -> None:
+    protected = [i for i, feature in enumerate(FEATURES) if feature.optional]
+    row = [None if i in protected else value for i, value in enumerate(VALID)]
+    result = validate_rows([VALID, row])
+    assert result.problems == []
+    assert (
+        np.isnan(result.features[1, protected]).all() and not np.isnan(np.delete(result.features[1], protected)).any()
+    )
+    model_field = next(i for i, feature in enumerate(FEATURES) if not feature.optional)
+    row[model_field] = None
+    assert [(p.instance, p.field) for p in validate_rows([row]).problems] == [(0, FEATURES[model_field].name)]

@@ -23,8 +23,7 @@ import numpy as np
 from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
 from default_risk.contract import FEATURE_NAMES
 from default_risk.model_store import FETCH_TIMEOUT_ENV
-from default_risk.preprocessing import load_preprocessor
-from default_risk.scorer import Scorer
+from default_risk.version import read_local_version
 from tests.reliability.faultproxy import FaultProxy
 from tests.reliability.hostile import SAMPLE_RECORD
 from tests.support.gcs import artifact_urls, publish, storage_client
@@ -86,7 +85,7 @@ class FaultBench:
 
 def expected_probability(version_dir: Path) -> float:
     """The probability the version gives ``SAMPLE_RECORD``, computed here from its files."""
-    scorer = Scorer((version_dir / MODEL_FILE).read_bytes(), load_preprocessor((version_dir / PREP_FILE).read_bytes()))
+    scorer = read_local_version(version_dir).scorer
     row = np.array([[SAMPLE_RECORD[name] for name in FEATURE_NAMES]], dtype=np.float64)
     return float(scorer.probabilities(row)[0])
 

@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from tests.support.local_cloud import ROOT
-from training.config import PREPROCESSINGS, TrainConfig
-
-SHARED_DATA = Path(os.environ.get("UCI_CREDIT_DATA") or ROOT.parent / "shared/data/default_of_credit_card_clients.csv")
+from default_risk.model_inputs import FEATURE_SETS
+from training.config import PREPROCESSINGS, TARGETS, TrainConfig
 
 TINY = {
     "sample": 2000,
     "preprocessings": PREPROCESSINGS,
+    "feature_sets": tuple(FEATURE_SETS),
+    "targets": TARGETS,
     "sizes": ((8,),),
     "max_epochs": 2,
     "patience": 1,
     "ensemble_size": 2,
 }
 """A training run small enough for the test suite: two candidates, two members, two epochs."""
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    assert SHARED_DATA.is_file(), f"the shared UCI data is expected at {SHARED_DATA}"
-    return SHARED_DATA
 
 
 @pytest.fixture(scope="session")

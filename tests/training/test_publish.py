@@ -129,10 +129,26 @@ def test_cli_prints_the_urls_and_enforces_the_quality_gate(tiny_run, emulator, b
     assert missing.returncode == 1 and "version 'v0' not found" in missing.stderr
 
 
+def _fairness(air_by_group: dict[str, tuple[float, int]], attribute: str = "SEX", gated: bool = True) -> dict:
+    groups = [{"group": name, "air": air, "rows": rows} for name, (air, rows) in air_by_group.items()]
+    return {"attributes": [{"attribute": attribute, "gated": gated, "groups": groups}]}
+
+
 def test_quality_gate_thresholds():
-    good = {"metrics": {"test": {"roc_auc": 0.78, "brier": 0.135, "ece": 0.01}}}
+    fair = _fairness({"male": (0.93, 2400), "female": (1.0, 3600)})
+    good = {"metrics": {"test": {"roc_auc": 0.78, "brier": 0.135, "ece": 0.01}}, "fairness": fair}
     assert check_quality_gate(good) == []
-    bad = {"metrics": {"test": {"roc_auc": 0.77, "brier": 0.135}}}
+    bad = {"metrics": {"test": {"roc_auc": 0.77, "brier": 0.135}}, "fairness": fair}
     failures = check_quality_gate(bad)
     assert len(failures) == 2 and "roc_auc = 0.7700" in failures[0] and "ece is missing" in failures[1]
     assert QUALITY_GATE == {"roc_auc": (">=", 0.775), "brier": ("<=", 0.137), "ece": ("<=", 0.02)}
+
+
+def test_the_four_fifths_rule_gates_protected_groups_of_100_rows_or_more():
+    metrics = {"metrics": {"test": {"roc_auc": 0.78, "brier": 0.135, "ece": 0.01}}}
+    unfair = _fairness({"under 25": (0.79, 541), "25-34": (1.0, 2518), "62+": (0.5, 46)}, "age band")
+    (failure,) = check_quality_gate(metrics | {"fairness": unfair})
+    assert "age band group 'under 25' (541 test rows) has an adverse-impact ratio of 0.790, below 0.8" in failure
+    reported_only = _fairness({"others": (0.5, 2000), "university": (1.0, 2774)}, "EDUCATION", gated=False)
+    assert check_quality_gate(metrics | {"fairness": reported_only}) == []
+    assert "no fairness report" in check_quality_gate(metrics)[0]

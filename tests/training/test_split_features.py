@@ -10,6 +10,7 @@ import joblib
 import numpy as np
 import pytest
 
+from default_risk.model_inputs import model_inputs
 from training.config import PREPROCESSINGS
 from training.data import load_dataset
 from training.features import build_preprocessor
@@ -43,8 +44,8 @@ def test_test_rows_are_disjoint_from_training_rows(data):
 
 @pytest.mark.parametrize("kind", PREPROCESSINGS)
 def test_preprocessor_round_trip(tmp_path, data, kind):
-    x = data[0].to_numpy(dtype=np.float64)[:3000]
-    preprocessor = build_preprocessor(kind).fit(x)
+    x = model_inputs(data[0].to_numpy(dtype=np.float64)[:3000], "fields+derived")
+    preprocessor = build_preprocessor(kind, "fields+derived").fit(x)
     buffer = io.BytesIO()
     joblib.dump(preprocessor, buffer)
     restored = joblib.load(io.BytesIO(buffer.getvalue()))
@@ -58,7 +59,7 @@ def test_preprocessor_round_trip(tmp_path, data, kind):
     code = (
         "import sys; sys.modules.update(sklearn=None, scipy=None, joblib=None, training=None); "
         "import numpy as np; from default_risk.preprocessing import load_preprocessor; "
-        "p = load_preprocessor(open('prep.joblib', 'rb').read()); "
+        f"p = load_preprocessor(open('prep.joblib', 'rb').read(), {x.shape[1]}); "
         "np.testing.assert_array_equal(p.transform(np.load('x.npy')), np.load('expected.npy'))"
     )
     done = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, capture_output=True, text=True)
@@ -67,4 +68,4 @@ def test_preprocessor_round_trip(tmp_path, data, kind):
 
 def test_unknown_preprocessing_is_refused():
     with pytest.raises(ValueError, match="unknown preprocessing 'pca'"):
-        build_preprocessor("pca")
+        build_preprocessor("pca", "fields")

@@ -1,7 +1,9 @@
-"""The quality gate: the test-set figures a model version must reach to be trained "good" and deployed.
+"""The quality gate: the test-set figures a model version must reach to be promoted and deployed.
 
-Defined once here; training reports it, the publish CLI (``--require-quality-gate``) enforces it
-before the CI deploy.
+Defined once here; training reports it, promotion and the publish CLI (``--require-quality-gate``) enforce
+it before the CI deploy. Two parts: the test metrics (``QUALITY_GATE``), and the four-fifths rule on the
+manifest's fairness report (``training.fairness``): no group of a protected attribute with at least
+``MIN_GROUP_ROWS`` test rows may have an adverse-impact ratio below ``AIR_LIMIT``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ QUALITY_GATE: dict[str, tuple[str, float]] = {
 }
 """Metric name in ``manifest["metrics"]["test"]`` -> (comparison, threshold)."""
 
+MIN_GROUP_ROWS = 100
+AIR_LIMIT = 0.8
+
 _COMPARE = {">=": operator.ge, "<=": operator.le}
 
 
@@ -25,7 +30,8 @@ def gate_refusal(manifest: dict) -> str | None:
 
 
 def check_quality_gate(manifest: dict) -> list[str]:
-    """One readable line per failed or missing metric of ``manifest["metrics"]["test"]``; empty when it passes."""
+    """One readable line per failed or missing metric of ``manifest["metrics"]["test"]`` and per protected group
+    below the four-fifths rule; empty when the version passes."""
     test_metrics = manifest.get("metrics", {}).get("test", {})
     failures = []
     for name, (comparison, threshold) in QUALITY_GATE.items():
@@ -34,4 +40,18 @@ def check_quality_gate(manifest: dict) -> list[str]:
             failures.append(f"test {name} is missing from the manifest (gate: {comparison} {threshold})")
         elif not _COMPARE[comparison](value, threshold):
             failures.append(f"test {name} = {value:.4f}, gate requires {comparison} {threshold}")
-    return failures
+    return failures + fairness_failures(manifest.get("fairness"))
+
+
+def fairness_failures(report: dict | None) -> list[str]:
+    """One line per gated group of at least ``MIN_GROUP_ROWS`` test rows whose ratio is below ``AIR_LIMIT``."""
+    if not report:
+        return [f"the manifest has no fairness report (gate: adverse-impact ratio >= {AIR_LIMIT} for protected groups)"]
+    return [
+        f"{entry['attribute']} group {figures['group']!r} ({figures['rows']} test rows) has an adverse-impact "
+        f"ratio of {figures['air']:.3f}, below {AIR_LIMIT} (four-fifths rule)"
+        for entry in report["attributes"]
+        if entry["gated"]
+        for figures in entry["groups"]
+        if figures["rows"] >= MIN_GROUP_ROWS and figures["air"] is not None and figures["air"] < AIR_LIMIT
+    ]

@@ -21,11 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from default_risk.artifacts import LATEST_POINTER, MODEL_FILE, MODELS_PREFIX, PREP_FILE
-from default_risk.preprocessing import UnsupportedPreprocessor, load_preprocessor, probe_rows
-from default_risk.scorer import Scorer
+from default_risk.artifacts import LATEST_POINTER, MODELS_PREFIX
+from default_risk.contract import probe_rows
+from default_risk.preprocessing import UnsupportedPreprocessor
+from default_risk.version import served_version
 from training.release.gate import gate_refusal
-from training.release.publish import PublishError, read_local_version, resolve_version_dir
+from training.release.publish import PublishError, read_version_files, resolve_version_dir
 
 PROMOTED_POINTER = "PROMOTED"
 """A text file in the models folder naming the version main declares; committed."""
@@ -52,21 +53,22 @@ def vet_version(models_dir: Path, version: str | None) -> str:
     if version is not None and (not version or Path(version).name != version or version.startswith(".")):
         raise PromotionError(f"{version!r} is not a version name (a folder name under {models_dir})")
     try:
-        manifest, files = read_local_version(resolve_version_dir(models_dir, version))
+        manifest, files = read_version_files(resolve_version_dir(models_dir, version))
     except PublishError as error:
         raise PromotionError(str(error)) from error
     refusal = gate_refusal(manifest)
     if refusal:
         raise PromotionError(refusal)
-    check_servable(manifest["version"], files)
+    check_servable(manifest, files)
     return manifest["version"]
 
 
-def check_servable(version: str, files: dict[str, bytes]) -> None:
+def check_servable(manifest: dict, files: dict[str, bytes]) -> None:
     """Load the version's files as the function does and score rows spanning the contract."""
+    version = manifest["version"]
     try:
-        probabilities = Scorer(files[MODEL_FILE], load_preprocessor(files[PREP_FILE])).probabilities(probe_rows())
-    except (UnsupportedPreprocessor, ValueError) as error:
+        probabilities = served_version(manifest, files).scorer.probabilities(probe_rows())
+    except (UnsupportedPreprocessor, ValueError, KeyError) as error:
         raise PromotionError(f"version {version} cannot be served by this function: {error}") from error
     if not np.all((probabilities >= 0) & (probabilities <= 1)):
         raise PromotionError(f"version {version} cannot be served by this function: it scores outside [0, 1]")

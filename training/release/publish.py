@@ -53,7 +53,7 @@ def object_name(version: str, file_name: str) -> str:
     return f"{MODELS_PREFIX}/{version}/{file_name}"
 
 
-def read_local_version(version_dir: Path) -> tuple[dict, dict[str, bytes]]:
+def read_version_files(version_dir: Path) -> tuple[dict, dict[str, bytes]]:
     """The manifest and every file of a local version, each checked against the manifest."""
     manifest_path = version_dir / MANIFEST_FILE
     if not manifest_path.is_file():
@@ -86,7 +86,7 @@ def publish_version(version_dir: Path, bucket_name: str, client=None) -> Publish
     from google.auth.exceptions import GoogleAuthError
     from google.cloud import storage
 
-    manifest, files = read_local_version(Path(version_dir))
+    manifest, files = read_version_files(Path(version_dir))
     version = manifest["version"]
     try:
         client = client or storage.Client()
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         version_dir = resolve_version_dir(args.models_dir, args.version)
         if args.require_quality_gate:
-            manifest, _ = read_local_version(version_dir)
+            manifest, _ = read_version_files(version_dir)
             refusal = gate_refusal(manifest)
             if refusal:
                 raise PublishError(refusal)

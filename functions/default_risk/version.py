@@ -1,0 +1,85 @@
+"""A model version as the function serves it, read from its folder and verified before anything of it is used.
+
+``read_version`` is the one way a version's bytes become a ``ServedVersion``: the function's model store
+(from Cloud Storage or a local folder), the release tools and training's own proofs all go through it.
+The manifest is checked (against a pinned sha256 when one is given), the folder must be named by the
+version its content gives, and every served file must match its sha256 before it is unpickled or run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from default_risk.artifacts import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    PREP_FILE,
+    SERVED_FILES,
+    SERVING_KEY,
+    IntegrityError,
+    parse_manifest,
+    sha256_hex,
+    verify_file,
+)
+from default_risk.explain import Explainer
+from default_risk.model_inputs import FEATURE_SETS
+from default_risk.preprocessing import load_preprocessor
+from default_risk.scorer import Scorer
+from default_risk.stability import BAND_LABELS, band_indices
+
+Fetch = Callable[[str], bytes]
+"""Reads one object or file by its full URL or path."""
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    version: str
+    manifest: dict
+    scorer: Scorer
+    score_edges: np.ndarray
+    """The risk bands' inner edges (``stability``)."""
+    explainer: Explainer
+
+    def bands(self, probabilities: np.ndarray) -> list[str]:
+        return [BAND_LABELS[i] for i in band_indices(probabilities, self.score_edges).tolist()]
+
+
+def served_version(manifest: dict, files: dict[str, bytes]) -> ServedVersion:
+    """A version from its parsed manifest and its served files' bytes (already verified)."""
+    serving = manifest[SERVING_KEY]
+    feature_set = serving["feature_set"]
+    preprocessor = load_preprocessor(files[PREP_FILE], len(FEATURE_SETS[feature_set]))
+    scorer = Scorer(files[MODEL_FILE], preprocessor, feature_set)
+    bands = serving["bands"]
+    edges = np.asarray(bands["edges"], dtype=np.float64)
+    if bands["labels"] != list(BAND_LABELS) or len(edges) != len(BAND_LABELS) - 1 or np.any(np.diff(edges) <= 0):
+        raise IntegrityError(f"version {manifest['version']} has bands this code does not serve: {bands['labels']}")
+    return ServedVersion(manifest["version"], manifest, scorer, edges, Explainer(scorer, serving["explanation"]))
+
+
+def read_version(fetch: Fetch, folder: str, pinned_manifest_sha256: str | None = None) -> ServedVersion:
+    """The version in ``folder`` (a ``gs://`` URL or a local path); IntegrityError when anything does not match."""
+    folder = folder.rstrip("/")
+    raw = fetch(f"{folder}/{MANIFEST_FILE}")
+    if pinned_manifest_sha256 and sha256_hex(raw) != pinned_manifest_sha256.lower():
+        raise IntegrityError(
+            f"{folder}/{MANIFEST_FILE} has sha256 {sha256_hex(raw)[:12]}..., the deploy pinned "
+            f"{pinned_manifest_sha256[:12]}...: it is not the manifest the repository promoted"
+        )
+    manifest = parse_manifest(raw)
+    name = folder.rsplit("/", 1)[-1]
+    if manifest["version"] != name:
+        raise IntegrityError(f"folder {name} holds version {manifest['version']}: a version lives in its own name")
+    files = {}
+    for file_name in SERVED_FILES:
+        files[file_name] = fetch(f"{folder}/{file_name}")
+        verify_file(manifest, file_name, files[file_name])  # before unpickling, which admits known classes only
+    return served_version(manifest, files)
+
+
+def read_local_version(folder: Path) -> ServedVersion:
+    return read_version(lambda path: Path(path).read_bytes(), str(folder))

@@ -1,0 +1,1 @@
+"""Behaviour of the promoted model version (Made-With-ML style): invariance, direction, minimum functionality."""

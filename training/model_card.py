@@ -1,0 +1,336 @@
+"""The model card of a version, generated from its manifest: ``python -m training.model_card`` (``make model-card``).
+
+Writes ``docs/model_card.md`` for the promoted version (``models/PROMOTED``) by default. Everything that is a
+figure comes from the manifest; everything that is a rule comes from the code that applies it (the contract's
+roles, the explanation groups, the gate, the stability bands). A test regenerates the card and fails when it
+differs from the committed one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX
+from default_risk.contract import FEATURES, FEATURES_BY_NAME
+from default_risk.model_inputs import DERIVED_FEATURES
+from default_risk.reasons import GROUPS, MAX_REASONS
+from default_risk.stability import PSI_ACT, PSI_WATCH
+from training.release.gate import AIR_LIMIT, MIN_GROUP_ROWS, QUALITY_GATE
+from training.release.promote import PromotionError, declared_version
+
+DEFAULT_OUTPUT = Path("docs/model_card.md")
+EXAMPLE = {
+    "LIMIT_BAL": 20000,
+    "EDUCATION": 2,
+    "PAY_0": 2,
+    "PAY_2": 2,
+    "PAY_3": -1,
+    "PAY_4": -1,
+    "PAY_5": -2,
+    "PAY_6": -2,
+    **{f"BILL_AMT{m}": v for m, v in enumerate((3913, 3102, 689, 0, 0, 0), start=1)},
+    **{f"PAY_AMT{m}": v for m, v in enumerate((0, 689, 0, 0, 0, 0), start=1)},
+}
+"""Row 1 of the UCI data, whose values the card's reason sentences quote."""
+
+WHY_LEFT_OUT = {
+    "SEX": "US Regulation B (12 CFR 1002.6(b)) forbids using sex in a credit-scoring system",
+    "MARRIAGE": "Regulation B forbids using marital status in a credit-scoring system",
+    "AGE": "Regulation B allows age only if no applicant aged 62+ gets a negative factor for it; leaving it out "
+    "meets that by construction, for a small cost in validation ROC-AUC (below)",
+}
+
+
+def _f(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def _identity(manifest: dict) -> list[str]:
+    files = [[f"`{name}`", f"`{entry['sha256']}`", f"{entry['bytes']:,}"] for name, entry in manifest["files"].items()]
+    return [
+        f"# Model card: credit-card default risk, version `{manifest['version']}`",
+        "",
+        "Generated from the version's `manifest.json` by `make model-card`; do not edit by hand "
+        "(`tests/model` fails when the card and the promoted manifest disagree).",
+        "",
+        f"- created {manifest['created_at']}, MLflow run `{manifest['mlflow']['run_id']}` "
+        f"(experiment `{manifest['mlflow']['experiment']}`)",
+        f"- training data: `{manifest['data']['file']}`, sha256 `{manifest['data']['sha256']}`",
+        "",
+        *_table(["file", "sha256", "bytes"], files),
+    ]
+
+
+def _use() -> list[str]:
+    return [
+        "## Intended use and users",
+        "",
+        "The probability that a credit-card customer defaults on next month's payment, with a risk band and the "
+        "principal reasons, for a bank's credit-risk team: to prioritise collections and account reviews, to "
+        "set or review credit limits, and, with a person's review, to support adverse-action decisions, whose "
+        f"notices quote at most {MAX_REASONS} of the reasons below. Callers are the bank's applications (the "
+        "HTTPS function) and analysts (BigQuery).",
+        "",
+        "## Uses it must not have",
+        "",
+        "- Decisions about people outside the population it learned from (credit-card customers of one bank in "
+        "Taiwan, 2005), or about other products (mortgages, loans, insurance, employment, housing).",
+        "- Fully automated denial of credit without a person's review and an adverse-action notice.",
+        "- Any use of its scores to infer or act on sex, marital status or age; pricing that reintroduces them.",
+        "- Use after its stability monitoring says act (PSI above "
+        f"{PSI_ACT}) without a review, or beyond the validity its owners set for it.",
+    ]
+
+
+def _data(manifest: dict) -> list[str]:
+    data, split = manifest["data"], manifest["split"]
+    rows = [
+        [part, f"{split['rows'][part]:,}", f"{split['positives'][part] / split['rows'][part]:.3f}"]
+        for part in split["rows"]
+    ]
+    return [
+        "## Data",
+        "",
+        f'UCI "Default of Credit Card Clients" ({data["rows"]:,} customers, {data["positives"]:,} defaults): '
+        f"{data['population']}; {data['period']}. Split {split['method']} with seed {split['seed']}: the test "
+        "set is scored once, every choice is made on validation.",
+        "",
+        *_table(["part", "rows", "default rate"], rows),
+    ]
+
+
+def _fields(manifest: dict) -> list[str]:
+    used = [f"`{f.name}`" for f in FEATURES if f.name in manifest["model_fields"]]
+    left = [
+        [f"`{name}`", WHY_LEFT_OUT.get(name, FEATURES_BY_NAME[name].description)]
+        for name in manifest["protected_fields"]
+    ]
+    model = manifest["model"]
+    lines = [
+        "## Fields used and left out",
+        "",
+        f"The model uses {len(used)} of the 23 fields: {', '.join(used)}. With the feature set "
+        f"`{model['feature_set']}`"
+        + (
+            f" it also derives {len(DERIVED_FEATURES)} features from them (`{'`, `'.join(DERIVED_FEATURES)}`; "
+            "definitions in `functions/default_risk/model_inputs.py`)."
+            if model["feature_set"] != "fields"
+            else "."
+        ),
+        "",
+        "Left out deliberately: the API accepts them (optional) and the fairness report groups by them; they never "
+        "reach the model (not in training, `prep.joblib` or `model.tflite`), and training proved on every test "
+        "record that no value of them (or their absence) moves a served score.",
+        "",
+        *_table(["field", "why"], left),
+    ]
+    ablations = manifest.get("ablations")
+    if ablations:
+        served = ablations["served_val_roc_auc"]
+        rows = [["served (none of them)", _f(served), "-"]] + [
+            [name, _f(v["val_roc_auc"]), f"{v['val_roc_auc'] - served:+.4f}"]
+            for name, v in ablations["variants"].items()
+        ]
+        lines += ["", "What leaving them out cost (the same configuration refitted, validation ROC-AUC):", ""]
+        lines += _table(["refitted", "validation ROC-AUC", "against served"], rows)
+    return lines
+
+
+def _model(manifest: dict) -> list[str]:
+    model = manifest["model"]
+    target = (
+        f"the outcomes blended with a gradient-boosting teacher's out-of-fold probabilities (weight "
+        f"{model['teacher_weight']})"
+        if model["target"] == "distilled"
+        else "the observed outcomes"
+    )
+    candidates = [[f"`{key}`", _f(auc)] for key, auc in sorted(model["candidates"].items(), key=lambda kv: -kv[1])]
+    return [
+        "## Model",
+        "",
+        f"A Keras MLP (hidden layers {model['hidden']}, {model['epochs']} epochs, early stopping on validation "
+        f"ROC-AUC) on the `{model['preprocessing']}` preprocessing, trained on {target}; Platt scaling "
+        f"(a = {model['platt']['a']:.4f}, b = {model['platt']['b']:.4f}) fitted on validation and folded into the "
+        "served model. Served with LiteRT (`model.tflite`, equal to Keras within "
+        f"{manifest['litert_keras_max_difference']:.1e} on {manifest['parity_rows']:,} test rows).",
+        "",
+        f"Chosen on {model['chosen_on']} among:",
+        "",
+        *_table(["candidate", "validation ROC-AUC"], candidates),
+    ]
+
+
+def _metrics(manifest: dict) -> list[str]:
+    metrics = manifest["metrics"]
+    names = ("roc_auc", "pr_auc", "brier", "log_loss", "ks", "ece")
+    rows = [["MLP (served), validation", *(_f(metrics["validation"][n]) for n in names)]]
+    rows.append(["MLP (served), test", *(_f(metrics["test"][n]) for n in names)])
+    rows += [
+        [f"{name} (same inputs), test", *(_f(f[n]) for n in names)] for name, f in metrics["baselines_test"].items()
+    ]
+    gate = ", ".join(f"{name} {op} {limit}" for name, (op, limit) in QUALITY_GATE.items())
+    return [
+        "## Metrics (test set, scored once; baselines trained on the same inputs in the same run)",
+        "",
+        *_table(["model", *names], rows),
+        "",
+        f"Quality gate for promotion: test {gate}; and the four-fifths rule below.",
+    ]
+
+
+def _threshold(manifest: dict) -> list[str]:
+    decision = manifest["threshold"]
+    cm = decision["test"]["confusion_matrix"]
+    test = manifest["metrics"]["test"]
+    return [
+        "## Threshold and calibration",
+        "",
+        f"Threshold {decision['value']:.4f} ({decision['rule']}): {decision['meaning']}. On the test set it flags "
+        f"{decision['test']['flagged_share']:.1%} of customers, with precision {decision['test']['precision']:.3f} "
+        f"and recall {decision['test']['recall']:.3f} (TN {cm['tn']}, FP {cm['fp']}, FN {cm['fn']}, TP {cm['tp']}). "
+        "The API returns probabilities and bands, not decisions: the threshold is the one the fairness report "
+        "and the gate judge.",
+        "",
+        f"Calibration: expected calibration error {test['ece']:.4f} (10 equal-width bins) and Brier score "
+        f"{test['brier']:.4f} on the test set; the probabilities can be read as default rates.",
+    ]
+
+
+def _fairness(manifest: dict) -> list[str]:
+    report = manifest["fairness"]
+    header = ["group", "rows", "default rate", "mean p", "ROC-AUC", "ECE", "flagged", "TPR", "FPR", "AIR"]
+    rows = []
+    for entry in report["attributes"]:
+        kind = "gated" if entry["gated"] else "reported, not gated"
+        rows.append([f"**{entry['attribute']}** ({kind})", *[""] * (len(header) - 1)])
+        for g in entry["groups"]:
+            rows.append(
+                [
+                    g["group"],
+                    f"{g['rows']:,}",
+                    *(
+                        _f(g[k], 3)
+                        for k in (
+                            "default_rate",
+                            "mean_probability",
+                            "roc_auc",
+                            "ece",
+                            "flagged_share",
+                            "tpr",
+                            "fpr",
+                            "air",
+                        )
+                    ),
+                ]
+            )
+    lowest = report["lowest_gated_air"]
+    return [
+        "## Fairness (test set, at the threshold)",
+        "",
+        f"AIR is the adverse-impact ratio: the group's share not flagged over that of its attribute's most favoured "
+        f"group of {MIN_GROUP_ROWS}+ rows. Promotion is refused when a group of `SEX`, `MARRIAGE` or an age band with "
+        f"at least {MIN_GROUP_ROWS} test rows is below {AIR_LIMIT} (the four-fifths rule). `EDUCATION` is reported, "
+        "not gated: it is not a protected class, and its small groups with very low default rates would trip the rule.",
+        "",
+        *_table(header, rows),
+        "",
+        f"Lowest ratio of a gated group of {MIN_GROUP_ROWS}+ rows: **{lowest['air']:.3f}** "
+        f"({lowest['attribute']} {lowest['group']}, {lowest['rows']} rows)."
+        if lowest
+        else "",
+    ]
+
+
+def _bands_and_reasons(manifest: dict) -> list[str]:
+    bands = manifest["serving"]["bands"]["table"]
+    rows = [
+        [b["band"], f"{b['low']:.4f}", f"{b['high']:.4f}", f"{b['test_rows']:,}", _f(b["observed_default_rate"], 3)]
+        for b in bands
+    ]
+    reasons = [[g.code, g.title, ", ".join(f"`{f}`" for f in g.fields), g.sentence(EXAMPLE)] for g in GROUPS]
+    explanation = manifest["serving"]["explanation"]
+    return [
+        "## Risk bands",
+        "",
+        "Deciles of the validation scores; every prediction carries its band (`risk_band`).",
+        "",
+        *_table(["band", "from p", "to p", "test rows", "observed default rate"], rows),
+        "",
+        "## Reasons (`POST /explain`)",
+        "",
+        "Exact Shapley values of the probability over the groups below, against one reference record, "
+        f"{explanation['reference_rule']} (its probability: {explanation['reference_probability']:.4f}). The "
+        f"contributions add up to the probability minus the reference's; the reasons are the at most {MAX_REASONS} "
+        "groups that raise it most, each with its code and a sentence quoting the customer's values (examples "
+        "below for row 1 of the data).",
+        "",
+        *_table(["code", "reason", "fields", "sentence, for example"], reasons),
+    ]
+
+
+def _limits() -> list[str]:
+    return [
+        "## Stability monitoring",
+        "",
+        f"Every request's log line counts its records per band; a daily query computes the score's PSI per version "
+        f"against the validation shares stored in the manifest, and `make drift` the PSI of the score and of every "
+        f"field of a portfolio. PSI below {PSI_WATCH} is stable, {PSI_WATCH} to {PSI_ACT} watch, above {PSI_ACT} act "
+        "(`docs/runbooks/drift_alert.md`).",
+        "",
+        "## Limitations",
+        "",
+        "- One country, one bank, one year (April to September 2005): customers, prices and the economy differ "
+        "today; validate on the bank's own recent data before any decision rests on it.",
+        "- Six months of history; no bureau data, income or other debts.",
+        "- Undocumented codes (EDUCATION 0, 5, 6; MARRIAGE 0; repayment status -2 and 0) are learned as they "
+        "occur, without a known meaning.",
+        "- The fairness report can only group by what the data records; it says nothing of groups it cannot see.",
+        "- The test set has few customers aged 62+; the age-band figures for them are uncertain.",
+    ]
+
+
+def model_card(manifest: dict) -> str:
+    sections = (
+        _identity(manifest),
+        _use(),
+        _data(manifest),
+        _fields(manifest),
+        _model(manifest),
+        _metrics(manifest),
+        _threshold(manifest),
+        _fairness(manifest),
+        _bands_and_reasons(manifest),
+        _limits(),
+    )
+    return "\n\n".join("\n".join(section).strip() for section in sections) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.model_card", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", help="version folder name (default: the one models/PROMOTED names)")
+    parser.add_argument("--models-dir", type=Path, default=Path(MODELS_PREFIX))
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    try:
+        version = args.version or declared_version(args.models_dir)
+    except PromotionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    path = args.models_dir / version / MANIFEST_FILE
+    if not path.is_file():
+        print(f"error: {path} does not exist", file=sys.stderr)
+        return 1
+    args.output.write_text(model_card(json.loads(path.read_text())))
+    print(f"wrote {args.output} for version {version}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
