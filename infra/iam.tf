@@ -1,5 +1,11 @@
-# Two identities: the function's runtime account and the CI deployer. README.md, "Roles", explains
-# every grant below.
+# Two identities: the function's runtime account and the CI deployer. README.md, "Roles", explains every grant
+# below with what it lets each account do and not do; tests/infra/test_iam.py fails on any project-level grant
+# that is not on its allow-list.
+#
+# The rule: whatever can be granted on the one resource it is for, is granted there. Project-level grants are only
+# those Google offers nowhere else (logs, metrics, monitoring, deploying a function that does not exist yet).
+# Identities and permissions (service accounts, project IAM, custom roles, Workload Identity, APIs) are never
+# changed by CI: a person applies those (the deploy's plan guard stops before `terraform apply` says so).
 
 resource "google_service_account" "runtime" {
   account_id   = "${var.name_prefix}-run"
@@ -23,37 +29,21 @@ locals {
     "roles/monitoring.metricWriter", # metrics written through the Monitoring API
   ]
 
-  # Deploying the function (create/update; the Cloud Run service underneath is managed by the
-  # Cloud Functions service agent). Project level: the function does not exist before its first deploy.
-  # roles/run.invoker: the deploy's smoke test calls the function with the deployer's identity token.
-  deployer_project_roles = ["roles/cloudfunctions.developer", "roles/run.invoker"]
-
-  # What `terraform apply` of this configuration needs, when CI applies it.
-  terraform_apply_roles = var.ci_applies_terraform ? [
-    "roles/artifactregistry.admin",        # the repository and its IAM
-    "roles/bigquery.connectionAdmin",      # bigquery.tf: the connection
-    "roles/bigquery.user",                 # bigquery.tf: create the dataset; no access to other datasets' data
-    "roles/iam.roleViewer",                # reads the custom role; changing it is a person's job (see grantable_project_roles)
-    "roles/iam.workloadIdentityPoolAdmin", # the pool and its provider
-    "roles/logging.configWriter",          # log-based metrics
-    "roles/monitoring.alertPolicyEditor",  # alert policies
-    "roles/monitoring.dashboardEditor",    # the dashboard
+  # `terraform apply` from CI: the project-level roles of the resources that exist only at project level
+  # (log-based metrics and the log sink; alert policies, the dashboard, notification channels).
+  terraform_project_roles = [
+    "roles/logging.configWriter",
+    "roles/monitoring.alertPolicyEditor",
+    "roles/monitoring.dashboardEditor",
     "roles/monitoring.notificationChannelEditor",
-    "roles/serviceusage.serviceUsageAdmin", # google_project_service
-    "roles/storage.admin",                  # the buckets, their IAM, and the Terraform state bucket
-  ] : []
+  ]
 
-  # Project IAM changes the deployer may make (only when it applies Terraform): the project-level
-  # roles this configuration grants, nothing else (no owner, no editor). Deliberately absent:
-  # roles/resourcemanager.projectIamAdmin itself (an unconditional grant of it would lift this very
-  # condition) and roles/iam.roleAdmin (editing the custom role the deployer holds would let it add
-  # any permission to itself). Changes to those two grants, or to the custom role, need a person.
-  grantable_project_roles = distinct(concat(
-    local.runtime_project_roles,
-    local.deployer_project_roles,
-    local.terraform_apply_roles,
-    [google_project_iam_custom_role.run_access_admin.name],
-  ))
+  # The resources CI's apply may update in place (never create or delete: that needs project-level create
+  # rights, which are a person's): the custom role terraform_resources is granted on each of them.
+  terraform_buckets = var.ci_applies_terraform ? {
+    models      = google_storage_bucket.models.name
+    access_logs = google_storage_bucket.access_logs.name
+  } : {}
 }
 
 # --- runtime account -------------------------------------------------------------------------
@@ -72,13 +62,41 @@ resource "google_project_iam_member" "runtime" {
   member  = google_service_account.runtime.member
 }
 
-# --- deployer account ------------------------------------------------------------------------
+# --- deployer account: deploying and releasing -----------------------------------------------
 
-resource "google_project_iam_member" "deployer" {
-  for_each = toset(concat(local.deployer_project_roles, local.terraform_apply_roles))
-
+# Creating and updating the function. Project level: the function does not exist before its first deploy.
+resource "google_project_iam_member" "deployer_deploys_functions" {
   project = var.project_id
-  role    = each.value
+  role    = "roles/cloudfunctions.developer"
+  member  = google_service_account.deployer.member
+}
+
+# The Cloud Run service under the function: who may invoke it (--[no-]allow-unauthenticated, and the service-level
+# invoker bindings the deploy adds for BigQuery's connection and for its own smoke test), its traffic split and tags
+# (the canary), its revisions, and the request metrics the canary is judged on. Cloud Run does not support resource
+# attributes in IAM Conditions and the service does not exist before the first deploy, so this is a project-level
+# custom role: the narrowest alternative to roles/run.admin (which could also delete any service) and
+# roles/monitoring.viewer (which could also read every dashboard and alert).
+resource "google_project_iam_custom_role" "release" {
+  role_id     = "${replace(var.name_prefix, "-", "_")}_release"
+  title       = "${var.name_prefix} release"
+  description = "Deploy-time access to Cloud Run services: invoker bindings, traffic and tags, revisions, request metrics."
+  permissions = [
+    "monitoring.timeSeries.list",
+    "run.revisions.get",
+    "run.revisions.list",
+    "run.services.get",
+    "run.services.getIamPolicy",
+    "run.services.setIamPolicy",
+    "run.services.update",
+  ]
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_project_iam_member" "deployer_releases" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.release.name
   member  = google_service_account.deployer.member
 }
 
@@ -97,59 +115,132 @@ resource "google_artifact_registry_repository_iam_member" "deployer_writes_image
   member     = google_service_account.deployer.member
 }
 
-# Publishing model versions.
+# Publishing model versions: create objects and read them back, never replace or delete one (objectCreator has no
+# storage.objects.delete, which an overwrite needs; the retention policy refuses both to everyone anyway).
 resource "google_storage_bucket_iam_member" "deployer_publishes_models" {
+  for_each = toset(["roles/storage.objectCreator", "roles/storage.objectViewer"])
+
   bucket = google_storage_bucket.models.name
-  role   = "roles/storage.objectAdmin"
+  role   = each.value
   member = google_service_account.deployer.member
 }
 
-# `--allow-unauthenticated` / `--no-allow-unauthenticated` make the deploy add or remove allUsers as
-# invoker of the function's Cloud Run service, which needs run.services.setIamPolicy. Cloud Run does
-# not support resource attributes in IAM Conditions, so no grant can be limited to that one service;
-# this custom role is the narrowest alternative to roles/run.admin (which could also change or
-# delete any service): reading and setting the IAM policy of Cloud Run services, nothing else.
-resource "google_project_iam_custom_role" "run_access_admin" {
-  role_id     = "${replace(var.name_prefix, "-", "_")}_run_access_admin"
-  title       = "${var.name_prefix} Cloud Run access admin"
-  description = "Who may invoke Cloud Run services: lets the deploy apply --[no-]allow-unauthenticated."
-  permissions = ["run.services.get", "run.services.getIamPolicy", "run.services.setIamPolicy"]
+# --- deployer account: applying this configuration (ci_applies_terraform) ---------------------
+
+resource "google_project_iam_member" "deployer_applies_project_config" {
+  for_each = var.ci_applies_terraform ? toset(concat(
+    local.terraform_project_roles, [google_project_iam_custom_role.terraform_project.name]
+  )) : toset([])
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.deployer.member
+}
+
+# Reading (for plan's refresh) what CI may not change, and the one project-level update it needs: the scheduled
+# stability query (BigQuery Data Transfer configs have no IAM of their own).
+resource "google_project_iam_custom_role" "terraform_project" {
+  role_id     = "${replace(var.name_prefix, "-", "_")}_terraform_project"
+  title       = "${var.name_prefix} Terraform: project reads"
+  description = "Lets CI's terraform plan read this configuration's identities, IAM and APIs, and update its scheduled query."
+  permissions = [
+    "bigquery.transfers.get",
+    "bigquery.transfers.update",
+    "iam.roles.get",
+    "iam.serviceAccounts.get",
+    "iam.serviceAccounts.getIamPolicy",
+    "iam.workloadIdentityPoolProviders.get",
+    "iam.workloadIdentityPools.get",
+    "resourcemanager.projects.get",
+    "resourcemanager.projects.getIamPolicy",
+    "serviceusage.services.get",
+    "serviceusage.services.list",
+  ]
 
   depends_on = [google_project_service.enabled]
 }
 
-resource "google_project_iam_member" "deployer_sets_function_access" {
-  project = var.project_id
-  role    = google_project_iam_custom_role.run_access_admin.name
-  member  = google_service_account.deployer.member
+# Updating the buckets, the repository and the connection in place, and reading (not setting) their IAM.
+resource "google_project_iam_custom_role" "terraform_resources" {
+  role_id     = "${replace(var.name_prefix, "-", "_")}_terraform_resources"
+  title       = "${var.name_prefix} Terraform: resource settings"
+  description = "Granted on single buckets, the repository and the connection: read and update their settings, read their IAM."
+  permissions = [
+    "artifactregistry.repositories.get",
+    "artifactregistry.repositories.getIamPolicy",
+    "artifactregistry.repositories.update",
+    "bigquery.connections.get",
+    "bigquery.connections.getIamPolicy",
+    "bigquery.connections.update",
+    "storage.buckets.get",
+    "storage.buckets.getIamPolicy",
+    "storage.buckets.update",
+  ]
+
+  depends_on = [google_project_service.enabled]
 }
 
-# Applying Terraform also updates the two service accounts and their IAM policies: granted on those
-# two accounts, not on the project (creating a new account, e.g. after renaming name_prefix, is left
-# to a person applying with broader rights).
-resource "google_service_account_iam_member" "deployer_manages_accounts" {
+resource "google_storage_bucket_iam_member" "deployer_configures_buckets" {
+  for_each = local.terraform_buckets
+
+  bucket = each.value
+  role   = google_project_iam_custom_role.terraform_resources.name
+  member = google_service_account.deployer.member
+}
+
+resource "google_artifact_registry_repository_iam_member" "deployer_configures_repository" {
+  count = var.ci_applies_terraform ? 1 : 0
+
+  project    = google_artifact_registry_repository.functions.project
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.name
+  role       = google_project_iam_custom_role.terraform_resources.name
+  member     = google_service_account.deployer.member
+}
+
+resource "google_bigquery_connection_iam_member" "deployer_configures_connection" {
+  count = var.ci_applies_terraform ? 1 : 0
+
+  project       = google_bigquery_connection.function.project
+  location      = google_bigquery_connection.function.location
+  connection_id = google_bigquery_connection.function.connection_id
+  role          = google_project_iam_custom_role.terraform_resources.name
+  member        = google_service_account.deployer.member
+}
+
+# The routines, tables and views inside the two datasets. BigQuery makes a dataset's creator its owner, but a
+# person runs the first apply, so the deployer owns these two datasets explicitly (and no other).
+resource "google_bigquery_dataset_iam_member" "deployer_owns_datasets" {
   for_each = var.ci_applies_terraform ? {
-    runtime  = google_service_account.runtime.name
-    deployer = google_service_account.deployer.name
+    scoring    = google_bigquery_dataset.scoring.dataset_id
+    monitoring = google_bigquery_dataset.monitoring.dataset_id
   } : {}
 
-  service_account_id = each.value
-  role               = "roles/iam.serviceAccountAdmin"
+  project    = var.project_id
+  dataset_id = each.value
+  role       = "roles/bigquery.dataOwner"
+  member     = google_service_account.deployer.member
+}
+
+moved {
+  from = google_bigquery_dataset_iam_member.deployer_owns_scoring_dataset
+  to   = google_bigquery_dataset_iam_member.deployer_owns_datasets["scoring"]
+}
+
+# The scheduled query runs as the stability account; updating it needs actAs on that account, and no other.
+resource "google_service_account_iam_member" "deployer_acts_as_stability" {
+  count = var.ci_applies_terraform ? 1 : 0
+
+  service_account_id = google_service_account.stability.name
+  role               = "roles/iam.serviceAccountUser"
   member             = google_service_account.deployer.member
 }
 
-# Terraform manages the project IAM bindings above, so an applying CI needs project IAM admin;
-# the condition limits the roles it may grant or revoke to grantable_project_roles.
-resource "google_project_iam_member" "deployer_manages_project_iam" {
-  count = var.ci_applies_terraform ? 1 : 0
+# The Terraform state (a bucket made by a person before the first apply): objects in that bucket only.
+resource "google_storage_bucket_iam_member" "deployer_writes_state" {
+  count = var.ci_applies_terraform && var.terraform_state_bucket != "" ? 1 : 0
 
-  project = var.project_id
-  role    = "roles/resourcemanager.projectIamAdmin"
-  member  = google_service_account.deployer.member
-
-  condition {
-    title       = "only-${var.name_prefix}-roles"
-    description = "May grant and revoke only the project roles the ${var.name_prefix} Terraform configuration uses."
-    expression  = "api.getAttribute(\"iam.googleapis.com/modifiedGrantsByRole\", []).hasOnly(${jsonencode(local.grantable_project_roles)})"
-  }
+  bucket = var.terraform_state_bucket
+  role   = "roles/storage.objectUser"
+  member = google_service_account.deployer.member
 }

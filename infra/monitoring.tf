@@ -118,6 +118,51 @@ resource "google_logging_metric" "probability" {
   depends_on = [google_project_service.enabled]
 }
 
+# One metric per risk band: the records of each successful request that fell in it (the log line's counts).
+# Their sums over the records-scored metric are the bands' shares, which the dashboard shows against the
+# reference share (the bands are the validation scores' deciles); the daily PSI is computed in BigQuery
+# (stability.tf).
+resource "google_logging_metric" "band_records" {
+  for_each = toset(local.risk_bands)
+
+  name             = "${local.band_metric_prefix}${lower(each.key)}"
+  description      = "Records of each successful ${local.function_name} request in risk band ${each.key}, by model version."
+  filter           = local.ok_request_log_filter
+  value_extractor  = "EXTRACT(jsonPayload.risk_band_counts.${each.key})"
+  label_extractors = { model_version = "EXTRACT(jsonPayload.model_version)" }
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "DISTRIBUTION"
+    unit         = "1"
+    display_name = "Records in risk band ${each.key}"
+    labels {
+      key         = "model_version"
+      value_type  = "STRING"
+      description = "Version of the model that scored the request."
+    }
+  }
+
+  # 0, 1, 2, 4, ... 2^15 records per request.
+  bucket_options {
+    exponential_buckets {
+      num_finite_buckets = 16
+      growth_factor      = 2
+      scale              = 1
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+locals {
+  # The risk bands of functions/default_risk/stability.py (BAND_LABELS); tests/infra/test_log_contract.py checks.
+  risk_bands = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10"]
+  # The bands' metrics are BAND_METRIC_PREFIX + band in lower case; the dashboard charts their PromQL sums
+  # (logging.googleapis.com/user/NAME is logging_googleapis_com:user_NAME, a distribution's sum is NAME_sum).
+  band_metric_prefix = "prediction_band_records_"
+}
+
 resource "google_monitoring_dashboard" "service" {
   dashboard_json = templatefile("${path.module}/dashboard.json", {
     display_name       = "${local.function_name} scoring service"
@@ -128,6 +173,9 @@ resource "google_monitoring_dashboard" "service" {
     probability_metric = google_logging_metric.probability.name
     latency_threshold  = var.alert_latency_p95_seconds
     failed_ratio       = var.alert_failed_request_ratio
+    # The bands are the validation scores' deciles: each holds a tenth of the reference population.
+    band_reference_share = 1 / length(local.risk_bands)
+    band_metric_prefix   = local.band_metric_prefix
   })
 
   depends_on = [google_project_service.enabled]

@@ -103,6 +103,18 @@ output "bigquery_reasons_routine" {
 }
 
 output "bigquery_connection_service_account" {
-  description = "E-mail of the Google-managed service account BigQuery calls the function as (it holds roles/run.invoker)."
+  description = "E-mail of the Google-managed service account BigQuery calls the function as (the deploy makes it invoker of the function's service)."
   value       = google_bigquery_connection.function.cloud_resource[0].service_account_id
+}
+
+# --- Population stability (infra/stability.tf) ---
+
+output "stability_transfer_config" {
+  description = "The daily score-PSI scheduled query (projects/.../transferConfigs/...): its runs' errors name the versions above 0.25."
+  value       = google_bigquery_data_transfer_config.score_psi_daily.name
+}
+
+output "stability_dataset" {
+  description = "Dataset of the request log lines (band counts only) and the daily score PSI per version (score_psi_daily)."
+  value       = google_bigquery_dataset.monitoring.dataset_id
 }

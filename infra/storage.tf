@@ -8,20 +8,15 @@ resource "google_storage_bucket" "models" {
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
 
-  # A version folder is immutable by design (its name is a content hash); versioning still keeps
-  # an overwritten or deleted object recoverable for noncurrent_model_retention_days.
-  versioning {
-    enabled = true
-  }
-
-  lifecycle_rule {
-    condition {
-      with_state                 = "ARCHIVED"
-      days_since_noncurrent_time = var.noncurrent_model_retention_days
-    }
-    action {
-      type = "Delete"
-    }
+  # A version folder is immutable: its name is the hash of its files, the function recomputes it at load, and the
+  # deploy pins its manifest's sha256 from git. The retention policy makes the bucket hold to it too: no object
+  # can be replaced or deleted before model_retention_days, whoever asks (with model_retention_locked, not even
+  # by first removing the policy). Cloud Storage refuses object versioning beside a retention policy, so the
+  # bucket has none: nothing it holds can change, so there is no older version to keep.
+  # checkov:skip=CKV_GCP_78:Versioning cannot be enabled with a retention policy; the retention policy forbids replacing or deleting any model object, which is stronger.
+  retention_policy {
+    retention_period = var.model_retention_days * 86400
+    is_locked        = var.model_retention_locked
   }
 
   logging {

@@ -132,21 +132,65 @@ variable "github_deploy_ref" {
   }
 }
 
+variable "github_repository_id" {
+  description = "Numeric id of github_repository (`gh api repos/OWNER/NAME --jq .id`; the deploy workflow passes github.repository_id). Unlike the name, it is never reused by another repository after a rename or a deletion."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]+$", var.github_repository_id))
+    error_message = "github_repository_id must be the repository's numeric id, such as \"123456789\"."
+  }
+}
+
+variable "github_deploy_workflow" {
+  description = "Path of the only workflow file that may obtain Google credentials."
+  type        = string
+  default     = ".github/workflows/deploy.yml"
+
+  validation {
+    condition     = can(regex("^\\.github/workflows/[A-Za-z0-9._-]+\\.ya?ml$", var.github_deploy_workflow))
+    error_message = "github_deploy_workflow must be a path such as \".github/workflows/deploy.yml\"."
+  }
+}
+
+variable "github_deploy_environment" {
+  description = "The GitHub environment the deploy job runs in; only its jobs get Google credentials. Protect it in the repository's settings (deployment branch main, required reviewers if wanted)."
+  type        = string
+  default     = "production"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]+$", var.github_deploy_environment))
+    error_message = "github_deploy_environment must be an environment name such as \"production\"."
+  }
+}
+
+variable "terraform_state_bucket" {
+  description = "Name of the (separately created) bucket holding this configuration's Terraform state; when set and ci_applies_terraform is true, the deployer may read and write objects in it, and nowhere else. Empty: grant nothing."
+  type        = string
+  default     = ""
+}
+
 variable "ci_applies_terraform" {
   description = "Grant the deployer the extra roles `terraform apply` of this configuration needs, so CI can apply it (see README.md, \"Roles\"). False: a person applies Terraform and CI only deploys the function."
   type        = bool
   default     = true
 }
 
-variable "noncurrent_model_retention_days" {
-  description = "Days a replaced or deleted model object is kept as a noncurrent version before it is deleted."
+variable "model_retention_days" {
+  description = "Days every model object is kept from its upload, under the bucket's retention policy: nobody (CI, a bucket admin, the function) can replace or delete it sooner."
   type        = number
-  default     = 30
+  default     = 2555
 
   validation {
-    condition     = var.noncurrent_model_retention_days >= 1 && floor(var.noncurrent_model_retention_days) == var.noncurrent_model_retention_days
-    error_message = "noncurrent_model_retention_days must be a whole number of at least 1."
+    condition     = var.model_retention_days >= 1 && var.model_retention_days <= 36500 && floor(var.model_retention_days) == var.model_retention_days
+    error_message = "model_retention_days must be a whole number of days from 1 to 36500."
   }
+}
+
+variable "model_retention_locked" {
+  description = "Lock the model bucket's retention policy. Irreversible: once locked, the period can never be shortened or removed and the bucket cannot be deleted before its newest object expires. Lock it in production, after a first apply."
+  type        = bool
+  default     = false
 }
 
 variable "access_log_retention_days" {
@@ -276,5 +320,29 @@ variable "bigquery_explain_max_batching_rows" {
   validation {
     condition     = var.bigquery_explain_max_batching_rows >= 1 && var.bigquery_explain_max_batching_rows <= 1000 && floor(var.bigquery_explain_max_batching_rows) == var.bigquery_explain_max_batching_rows
     error_message = "bigquery_explain_max_batching_rows must be a whole number from 1 to 1000 (the most rows the function explains in one request)."
+  }
+}
+
+# --- Population stability (infra/stability.tf) ---
+
+variable "stability_schedule" {
+  description = "When the daily score-stability query runs (BigQuery Data Transfer Service schedule syntax), computing yesterday's PSI per model version."
+  type        = string
+  default     = "every day 06:00"
+
+  validation {
+    condition     = can(regex("^every ", var.stability_schedule))
+    error_message = "stability_schedule must be a Data Transfer Service schedule such as \"every day 06:00\"."
+  }
+}
+
+variable "stability_log_retention_days" {
+  description = "Days the request log lines copied to BigQuery (band counts per request, no customer data) are kept; the daily PSI table is kept indefinitely."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.stability_log_retention_days >= 2 && floor(var.stability_log_retention_days) == var.stability_log_retention_days
+    error_message = "stability_log_retention_days must be a whole number of days, at least 2 (the daily query reads yesterday)."
   }
 }

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from default_risk.contract import FEATURE_NAMES, FEATURES, TARGET
+from default_risk.contract import FEATURE_NAMES, FEATURES, MODEL_FIELDS, TARGET
 
 DATA_ENV = "UCI_CREDIT_DATA"
 """Environment variable pointing the default source at a local copy (tests and CI use it)."""
@@ -85,6 +85,16 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def load_portfolio(source: str) -> np.ndarray:
+    """A book of accounts to score or to check for drift: the fields of ``source`` (the same formats and checks
+    as ``load_dataset``; the target and the protected fields may be missing), as a float64 matrix in
+    ``FEATURE_NAMES`` order, NaN where a protected field is absent."""
+    path = resolve_source(source)
+    raw, first_line = _read_table(path)
+    features, _ = validate(raw, first_line, str(path), portfolio=True)
+    return features.to_numpy(dtype=np.float64)
+
+
 def load_dataset(source: str | None = None) -> tuple[pd.DataFrame, pd.Series]:
     """The 23 features (columns in ``FEATURE_NAMES`` order) and the 0/1 target.
 
@@ -131,10 +141,14 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
     raise DataError(f"{path} has no header row naming the UCI columns (looked for LIMIT_BAL in the first rows)")
 
 
-def validate(raw: pd.DataFrame, first_line: int, where: str) -> tuple[pd.DataFrame, pd.Series]:
-    """Check a text table against the contract; return typed features and target."""
+def validate(
+    raw: pd.DataFrame, first_line: int, where: str, *, portfolio: bool = False
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Check a text table against the contract; return typed features and target. A ``portfolio`` needs no
+    target and may lack the protected fields (their columns come back NaN)."""
     raw = raw.rename(columns={alias: TARGET for alias in TARGET_ALIASES})
-    missing = [name for name in (*FEATURE_NAMES, TARGET) if name not in raw.columns]
+    needed = MODEL_FIELDS if portfolio else (*FEATURE_NAMES, TARGET)
+    missing = [name for name in needed if name not in raw.columns]
     if missing:
         raise DataError(f"{where}: missing column {', '.join(repr(m) for m in missing)}")
     duplicated_columns = sorted({c for c in raw.columns if list(raw.columns).count(c) > 1 and c})
@@ -146,8 +160,9 @@ def validate(raw: pd.DataFrame, first_line: int, where: str) -> tuple[pd.DataFra
     def line(index: int) -> str:
         return f"row {index + 1} (line {first_line + index} of the file)"
 
-    numbers = {}
-    for name in (*FEATURE_NAMES, TARGET, *([ID_COLUMN] if ID_COLUMN in raw.columns else [])):
+    numbers = {name: np.full(len(raw), np.nan) for name in FEATURE_NAMES if name not in raw.columns}
+    present = [name for name in (*FEATURE_NAMES, TARGET, ID_COLUMN) if name in raw.columns]
+    for name in present:
         text = raw[name].fillna("").astype(str).str.strip()
         values = pd.to_numeric(text, errors="coerce")
         bad = values.isna() | ~np.isfinite(values)
@@ -160,7 +175,7 @@ def validate(raw: pd.DataFrame, first_line: int, where: str) -> tuple[pd.DataFra
 
     for feature in FEATURES:
         values = numbers[feature.name]
-        for value in np.unique(values):
+        for value in np.unique(values[~np.isnan(values)]):
             python_value = int(value) if feature.kind != "amount" and float(value).is_integer() else float(value)
             problem = feature.problem(python_value)
             if problem:
@@ -168,7 +183,9 @@ def validate(raw: pd.DataFrame, first_line: int, where: str) -> tuple[pd.DataFra
                 kind = "has a code the data never had" if feature.kind == "code" else "has an unacceptable value"
                 raise DataError(f"{where}: column {feature.name!r}, {line(index)} {kind}: {problem}")
 
-    target = numbers[TARGET]
+    target = numbers.get(TARGET)
+    if target is None:  # a portfolio without outcomes
+        return _typed(numbers, portfolio), None
     wrong = ~np.isin(target, (0, 1))
     if wrong.any():
         index = int(np.flatnonzero(wrong)[0])
@@ -184,8 +201,13 @@ def validate(raw: pd.DataFrame, first_line: int, where: str) -> tuple[pd.DataFra
                 f"and {line(int(rows[1]))}"
             )
 
-    features = pd.DataFrame(
-        {f.name: numbers[f.name].astype(np.int64 if f.kind != "amount" else np.float64) for f in FEATURES},
-        columns=list(FEATURE_NAMES),
-    )
-    return features, pd.Series(target.astype(np.int64), name=TARGET)
+    return _typed(numbers, portfolio), pd.Series(target.astype(np.int64), name=TARGET)
+
+
+def _typed(numbers: dict[str, np.ndarray], portfolio: bool) -> pd.DataFrame:
+    """Codes and ages as int64, amounts as float64 (a portfolio: all float64, NaN where a field is absent)."""
+
+    def dtype(kind: str) -> type:
+        return np.float64 if portfolio or kind == "amount" else np.int64
+
+    return pd.DataFrame({f.name: numbers[f.name].astype(dtype(f.kind)) for f in FEATURES}, columns=list(FEATURE_NAMES))

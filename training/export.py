@@ -45,7 +45,7 @@ from default_risk.contract import (
     contract_as_dict,
     probe_rows,
 )
-from default_risk.model_inputs import FEATURE_SETS, model_inputs
+from default_risk.model_inputs import FEATURE_SETS, model_inputs, probe_sums
 from default_risk.preprocessing import UnsupportedPreprocessor, load_preprocessor
 from default_risk.scorer import Scorer
 from training.model import predict
@@ -156,6 +156,7 @@ def serving_section(feature_set: str, fields: dict) -> dict:
         "contract": contract_as_dict(),
         "feature_set": feature_set,
         "model_inputs": list(FEATURE_SETS[feature_set]),
+        "model_inputs_probe_sums": probe_sums(feature_set),
         **fields,
     }
 

@@ -23,7 +23,7 @@ from default_risk.decoding import scoring_request
 from default_risk.explain import EXPLAIN_PATH, MAX_EXPLAIN_INSTANCES, explained_predictions
 from default_risk.service import explain, score, served_model
 from default_risk.telemetry import RequestLog
-from default_risk.validation import ID_FIELD
+from default_risk.validation import ID_FIELD, shown_name
 
 logger = telemetry.logger()
 
@@ -100,13 +100,13 @@ ROUTE_METHODS: frozenset[tuple[str, str]] = frozenset((path, method) for path in
 def _route(request: flask.Request) -> Route:
     methods = ROUTES.get(docs_page.DOCS_PATH if docs_page.is_docs_path(request.path) else request.path)
     if methods is None:
-        raise ApiError("not_found", f"no such path: {request.path}; see /openapi.json")
+        raise ApiError("not_found", f"no such path: {shown_name(request.path)}; see /openapi.json")
     method = "GET" if request.method == "HEAD" else request.method  # HEAD: GET's headers, no body (werkzeug)
     if method not in methods:
         allowed = ", ".join(sorted(methods))
         raise ApiError(
             "method_not_allowed",
-            f"{request.method} is not allowed on {request.path}; use {allowed}",
+            f"{shown_name(request.method)} is not allowed on {shown_name(request.path)}; use {allowed}",
             headers={"Allow": allowed},
         )
     return methods[method]

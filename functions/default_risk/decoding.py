@@ -17,16 +17,15 @@ valid ones it does not handle: escapes, whole numbers written ``54.0`` in a code
 standard library with a duplicate-key hook and judged value by value (``validation``), so every
 error names the instance, the field and the problem.
 
-**Memory.** Before anything is decoded, the body's commas are counted: a body cannot hold more
-values than ``MAX_VALUES`` (the most a valid request of ``MAX_INSTANCES`` records has), so no body
-within the byte limit makes either path build millions of objects.
+**Memory.** Before anything is decoded, the body's values and containers are counted against what
+the largest valid request holds, and before the standard library decodes it, the size of its
+objects (``budget``): no body within the byte limit makes either path build millions of objects.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
@@ -35,7 +34,7 @@ from typing import Annotated
 import msgspec
 import numpy as np
 
-from default_risk import bigquery
+from default_risk import bigquery, budget
 from default_risk.api import MAX_INSTANCES, ApiError
 from default_risk.contract import FEATURE_NAMES, FEATURES
 from default_risk.telemetry import RequestLog
@@ -52,8 +51,6 @@ from default_risk.validation import (
 
 INSTANCES_KEY = "instances"
 INPUTS_KEY = "inputs"
-MAX_VALUES = MAX_INSTANCES * (len(FEATURES) + 3)
-"""Commas a body may hold: a full request of ``MAX_INSTANCES`` records, ids included, has fewer."""
 
 _ABSENT = math.nan
 """An optional field the record does not give (JSON has no NaN: msgspec refuses the literal)."""
@@ -77,25 +74,10 @@ def scoring_request(body: bytes, log: RequestLog) -> ScoringRequest:
     """The validated records of a scoring body; ApiError (or ``bigquery.BigQueryError``) naming every problem.
 
     ``log`` learns how many records the body holds, even when they are refused."""
-    _screen(body)
+    budget.check_counts(body)
     request = _fast(body) or _precise(body, log)
     log.instance_count = request.count
     return request
-
-
-# --- the memory screen ----------------------------------------------------------------------------------------
-
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-
-
-def _screen(body: bytes) -> None:
-    """413 for a body holding more values than any valid request (counted before any parse)."""
-    if body.count(b",") > MAX_VALUES and _STRING.sub(b'""', body).count(b",") > MAX_VALUES:
-        raise ApiError(
-            "body_too_large",
-            f"the body holds more than {MAX_VALUES} JSON values, more than {MAX_INSTANCES} records can; "
-            "send fewer per request",
-        )
 
 
 # --- the fast path --------------------------------------------------------------------------------------------
@@ -240,6 +222,7 @@ def _from_calls(decoded, given: set[str]) -> _Found | None:
 
 
 def _precise(body: bytes, log: RequestLog) -> ScoringRequest:
+    budget.check_object_sizes(body)
     payload = decode_json(body)
     if bigquery.is_bigquery_request(payload):
         context = payload.get(bigquery.CONTEXT_KEY)

@@ -4,7 +4,8 @@ Applied with numpy, identically at training and at serving, to a matrix in ``FEA
 per record; absent protected fields are NaN and never read). A model version names its feature set in its
 manifest; the function refuses a version whose set this code does not compute the same way.
 
-The derived features (``fields+derived``):
+A version records the column sums of its model inputs on rows spanning the contract (``probe_sums``); the
+function refuses a version this code does not reproduce them for. The derived features (``fields+derived``):
 
 - credit utilisation: the bill over the credit limit, for the latest month, averaged over six months, at its
   highest, and its trend (least-squares slope per month, positive when it rises towards the latest month);
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from default_risk.contract import FEATURE_NAMES, MODEL_FIELDS
+from default_risk.contract import FEATURE_NAMES, MODEL_FIELDS, probe_rows
 
 _COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
 _MODEL_COLUMNS = [_COLUMN[name] for name in MODEL_FIELDS]
@@ -32,6 +33,7 @@ _PAYMENTS = [_COLUMN[f"PAY_AMT{month}"] for month in range(1, 7)]
 _MONTHS_BACK = np.arange(6.0)
 _TREND_WEIGHTS = (_MONTHS_BACK.mean() - _MONTHS_BACK) / ((_MONTHS_BACK - _MONTHS_BACK.mean()) ** 2).sum()
 """Least-squares slope per month over the six months, oldest to latest."""
+_STATUS_KINDS = np.array([0.0, -1.0, -2.0])
 UTILISATION_RANGE = (-1.0, 5.0)
 REPAYMENT_RATIO_RANGE = (0.0, 2.0)
 
@@ -57,6 +59,21 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
 """Feature set name -> the model's input columns, in order."""
 
 
+PROBE_TOLERANCE = 1e-9
+"""Relative tolerance between a version's recorded probe sums and this code's (numpy's float order may differ)."""
+
+
+def probe_sums(feature_set: str) -> list[float]:
+    """Column sums of the model inputs of ``contract.probe_rows()``: a version records them, and the function
+    refuses a version whose sums this code does not reproduce (its features would be computed differently)."""
+    return model_inputs(probe_rows(), feature_set).sum(axis=0).tolist()
+
+
+def computes_as_recorded(feature_set: str, recorded: list[float]) -> bool:
+    computed = probe_sums(feature_set)
+    return len(computed) == len(recorded) and np.allclose(computed, recorded, rtol=PROBE_TOLERANCE, atol=0.0)
+
+
 def model_inputs(matrix: np.ndarray, feature_set: str) -> np.ndarray:
     """The model's input columns (``FEATURE_SETS[feature_set]``) of validated records."""
     fields = matrix[:, _MODEL_COLUMNS]
@@ -64,7 +81,7 @@ def model_inputs(matrix: np.ndarray, feature_set: str) -> np.ndarray:
         return fields
     if feature_set != "fields+derived":
         raise ValueError(f"unknown feature set {feature_set!r}; this code computes {', '.join(FEATURE_SETS)}")
-    return np.hstack([fields, _derived(matrix)])
+    return np.hstack([fields, _derived(matrix)])  # column-major, as the preprocessor reads it
 
 
 def _derived(matrix: np.ndarray) -> np.ndarray:
@@ -72,24 +89,19 @@ def _derived(matrix: np.ndarray) -> np.ndarray:
     bills, payments, status = matrix[:, _BILLS], matrix[:, _PAYMENTS], matrix[:, _STATUS]
     utilisation = np.clip(bills / limit, *UTILISATION_RANGE)
     owed = bills[:, 1:]  # the payment of month m pays the bill of month m + 1 (one month older)
-    ratios = np.where(owed > 0, payments[:, :5] / np.maximum(owed, 1.0), 1.0)
-    positive_owed = np.clip(owed, 0.0, None).sum(axis=1)
-    total = np.where(positive_owed > 0, payments[:, :5].sum(axis=1) / np.maximum(positive_owed, 1.0), 1.0)
+    positive_owed = np.maximum(owed, 0.0)
+    paid = payments[:, :5]
+    ratios = np.where(owed > 0, paid / np.maximum(owed, 1.0), 1.0)
+    owed_total, paid_total = positive_owed.sum(axis=1), paid.sum(axis=1)
+    total = np.where(owed_total > 0, paid_total / np.maximum(owed_total, 1.0), 1.0)
     delayed = status >= 1
     latest_delay = np.where(delayed.any(axis=1), delayed.argmax(axis=1), 6)
-    return np.column_stack(
-        [
-            utilisation[:, 0],
-            utilisation.mean(axis=1),
-            utilisation.max(axis=1),
-            utilisation @ _TREND_WEIGHTS,
-            np.clip(ratios, *REPAYMENT_RATIO_RANGE),
-            np.clip(total, *REPAYMENT_RATIO_RANGE),
-            delayed.sum(axis=1),
-            status.max(axis=1),
-            latest_delay,
-            (status == 0).sum(axis=1),
-            (status == -1).sum(axis=1),
-            (status == -2).sum(axis=1),
-        ]
-    )
+    kinds = (status[:, :, None] == _STATUS_KINDS).sum(axis=1)  # months revolving, paid in full, no consumption
+    out = np.empty((len(matrix), len(DERIVED_FEATURES)), order="F")
+    out[:, 0], out[:, 1], out[:, 2] = utilisation[:, 0], utilisation.sum(axis=1) / 6, utilisation.max(axis=1)
+    out[:, 3] = utilisation @ _TREND_WEIGHTS
+    out[:, 4:9] = np.clip(ratios, *REPAYMENT_RATIO_RANGE)
+    out[:, 9] = np.clip(total, *REPAYMENT_RATIO_RANGE)
+    out[:, 10], out[:, 11], out[:, 12] = delayed.sum(axis=1), status.max(axis=1), latest_delay
+    out[:, 13:16] = kinds
+    return out

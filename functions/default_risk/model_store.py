@@ -2,14 +2,20 @@
 
 ``MODEL_URL`` and ``PREP_URL`` name ``model.tflite`` and ``prep.joblib`` of one version folder
 (``gs://bucket/models/<version>/...`` or a local path); ``manifest.json`` beside them gives every
-file's sha256, checked before anything is unpickled or run. With ``MODEL_URL`` unset, the newest
-local version (``models/LATEST``) is served. A failed load is not cached: requests waiting while it
-failed get the same 503, and the next request tries again.
+file's sha256, checked before anything is unpickled or run, and the folder must be named by the
+version its files give. ``MODEL_MANIFEST_SHA256`` (the deploy sets it from the repository's copy)
+pins the manifest itself: any other is refused, so a writer of the bucket cannot change what is
+served. With ``MODEL_URL`` unset, the newest local version (``models/LATEST``) is served.
+
+A load spends at most ``MODEL_FETCH_TIMEOUT_SECONDS`` on Cloud Storage in all, and a request waits
+for another's load at most as long as a load may take. A failed load is not cached: requests
+waiting while it failed get the same 503, and the next request tries again.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -28,12 +34,18 @@ logger = telemetry.logger("model_store")
 
 MODEL_URL_ENV = "MODEL_URL"
 PREP_URL_ENV = "PREP_URL"
+MANIFEST_SHA256_ENV = "MODEL_MANIFEST_SHA256"
 FETCH_TIMEOUT_ENV = "MODEL_FETCH_TIMEOUT_SECONDS"
 DEFAULT_FETCH_TIMEOUT = 30.0
-"""Seconds a load may spend on Cloud Storage (each call's timeout and its retries' deadline)."""
+"""Seconds one load may spend on Cloud Storage in all (each call and its retries get what is left), so that a
+load ends well within the function's request timeout (60 s by default)."""
+LOAD_WORK_SECONDS = 10.0
+"""Beyond the storage time, what a load may take (verifying, unpickling, building the interpreters: ~1 s)."""
 RETRY_AFTER_SECONDS = 5
 LOCAL_MODELS_DIRS = (Path.cwd() / MODELS_PREFIX, Path(__file__).resolve().parents[2] / MODELS_PREFIX)
 """Where the local fallback looks for ``LATEST``: the working directory, then the project root."""
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 LOADED_MESSAGE = "model_loaded"
 LOAD_FAILED_MESSAGE = "model_load_failed"
@@ -62,37 +74,53 @@ def loaded_model() -> ServedVersion | None:
 
 
 def get_model() -> ServedVersion:
-    """The served model, loading it if no request has yet; raises ModelUnavailable."""
-    global _model, _failure
+    """The served model, loading it if no request has yet; raises ModelUnavailable.
+
+    A request waits for another's load at most as long as a load may take."""
+    global _model
     if _model is not None:
         return _model
     arrived = time.monotonic()
-    with _lock:
-        if _model is not None:
-            return _model
-        if _failure is not None and _failure[0] >= arrived:  # a load failed while this request waited
-            raise _failure[1]
-        started = time.monotonic()
-        try:
-            model = _load()
-        except Exception as error:  # any failure to load means "not servable now"; the cause is logged
-            unavailable = ModelUnavailable(f"the model could not be loaded: {error}")
-            _failure = (time.monotonic(), unavailable)
-            logger.error(
-                LOAD_FAILED_MESSAGE, extra={"json_fields": {"error": str(error), "error_type": type(error).__name__}}
-            )
-            raise unavailable from error
-        _model, _failure = model, None
-        logger.info(
-            LOADED_MESSAGE,
-            extra={
-                "json_fields": {
-                    "model_version": model.version,
-                    "load_seconds": round(time.monotonic() - started, 4),
-                }
-            },
+    wait = _lock_wait()
+    if not _lock.acquire(timeout=wait):
+        raise ModelUnavailable(f"another request has been loading the model for over {wait:g} s; retry")
+    try:
+        if _model is None:
+            if _failure is not None and _failure[0] >= arrived:  # a load failed while this request waited
+                raise _failure[1]
+            _model = _logged_load()
+        return _model
+    finally:
+        _lock.release()
+
+
+def _logged_load() -> ServedVersion:
+    global _failure
+    started = time.monotonic()
+    try:
+        model = _load()
+    except Exception as error:  # any failure to load means "not servable now"; the cause is logged
+        unavailable = ModelUnavailable(f"the model could not be loaded: {error}")
+        _failure = (time.monotonic(), unavailable)
+        logger.error(
+            LOAD_FAILED_MESSAGE, extra={"json_fields": {"error": str(error), "error_type": type(error).__name__}}
         )
-        return model
+        raise unavailable from error
+    _failure = None
+    fields = {
+        "model_version": model.version,
+        "load_seconds": round(time.monotonic() - started, 4),
+        "manifest_pinned": pinned_manifest_sha256() is not None,
+    }
+    logger.info(LOADED_MESSAGE, extra={"json_fields": fields})
+    return model
+
+
+def _lock_wait() -> float:
+    try:
+        return _fetch_timeout() + LOAD_WORK_SECONDS
+    except ConfigurationError:  # the load itself reports it (model_load_failed)
+        return DEFAULT_FETCH_TIMEOUT + LOAD_WORK_SECONDS
 
 
 def artifact_urls() -> tuple[str, str]:
@@ -141,10 +169,19 @@ def _latest_local() -> tuple[str, str]:
     )
 
 
+def pinned_manifest_sha256() -> str | None:
+    """``MODEL_MANIFEST_SHA256``, when set: the sha256 the served manifest must have."""
+    pinned = os.environ.get(MANIFEST_SHA256_ENV, "").strip().lower()
+    if pinned and not _SHA256.fullmatch(pinned):
+        raise ConfigurationError(f"{MANIFEST_SHA256_ENV} must be 64 hexadecimal digits, got {pinned[:80]!r}")
+    return pinned or None
+
+
 def _load() -> ServedVersion:
     model_url, _ = artifact_urls()
+    pinned = pinned_manifest_sha256()
     fetch = _gcs_fetcher() if model_url.startswith("gs://") else _read_local
-    return read_version(fetch, _split(model_url)[0])
+    return read_version(fetch, _split(model_url)[0], pinned)
 
 
 def _read_local(path: str) -> bytes:
@@ -154,20 +191,34 @@ def _read_local(path: str) -> bytes:
 _storage_client = None
 
 
+def _fetch_timeout() -> float:
+    raw = os.environ.get(FETCH_TIMEOUT_ENV, "")
+    try:
+        timeout = float(raw) if raw else DEFAULT_FETCH_TIMEOUT
+    except ValueError:
+        timeout = 0.0
+    if not 0 < timeout < 3600:
+        raise ConfigurationError(f"{FETCH_TIMEOUT_ENV} must be a number of seconds above 0, got {raw[:40]!r}")
+    return timeout
+
+
 def _gcs_fetcher():
-    """A function reading ``gs://`` URLs with bounded time (the client is made once, on first use)."""
+    """A function reading ``gs://`` URLs within one load's storage time (the client is made once, on first use)."""
     global _storage_client
-    from google.api_core.retry import Retry
     from google.cloud import storage
     from google.cloud.storage.retry import DEFAULT_RETRY
 
-    timeout = float(os.environ.get(FETCH_TIMEOUT_ENV, DEFAULT_FETCH_TIMEOUT))
-    retry: Retry = DEFAULT_RETRY.with_timeout(timeout)
+    budget = _fetch_timeout()
+    deadline = time.monotonic() + budget
     if _storage_client is None:
         _storage_client = storage.Client()
 
     def fetch(url: str) -> bytes:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the load spent its {budget:g} s of Cloud Storage time before reading {url}")
         bucket, _, name = url.removeprefix("gs://").partition("/")
-        return _storage_client.bucket(bucket).blob(name).download_as_bytes(timeout=timeout, retry=retry)
+        blob = _storage_client.bucket(bucket).blob(name)
+        return blob.download_as_bytes(timeout=left, retry=DEFAULT_RETRY.with_timeout(left))
 
     return fetch

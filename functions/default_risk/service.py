@@ -10,7 +10,7 @@ import numpy as np
 from default_risk import model_store
 from default_risk.api import ApiError
 from default_risk.explain import Explanation
-from default_risk.stability import band_counts
+from default_risk.stability import BAND_LABELS, band_counts, band_indices
 from default_risk.telemetry import RequestLog
 from default_risk.validation import ValidationResult
 from default_risk.version import ServedVersion
@@ -39,10 +39,11 @@ def score(result: ValidationResult, log: RequestLog) -> Scores:
     """Probabilities and risk bands of validated records, and the version that gave them."""
     model = served_model()
     probabilities = model.scorer.probabilities(result.features)
+    bands = band_indices(probabilities, model.score_edges)
     log.model_version = model.version
     log.mean_probability = float(probabilities.mean())
-    log.band_counts = band_counts(probabilities, model.score_edges)
-    return Scores(probabilities, model.bands(probabilities), model.version)
+    log.band_counts = band_counts(bands)
+    return Scores(probabilities, [BAND_LABELS[band] for band in bands.tolist()], model.version)
 
 
 def explain(result: ValidationResult, log: RequestLog) -> tuple[Scores, Explanation]:

@@ -79,10 +79,10 @@ def band_indices(probabilities: np.ndarray, score_edges: np.ndarray) -> np.ndarr
     return np.searchsorted(score_edges, probabilities, side="right")
 
 
-def band_counts(probabilities: np.ndarray, score_edges: np.ndarray) -> list[int]:
-    """How many probabilities fall in each band (the request log's counts; the score bins without their empty
-    outer bins)."""
-    return np.bincount(band_indices(probabilities, score_edges), minlength=BANDS).tolist()
+def band_counts(bands: np.ndarray) -> list[int]:
+    """How many records fall in each band, from their band indices (the request log's counts; the score bins
+    without their empty outer bins)."""
+    return np.bincount(bands, minlength=BANDS).tolist()
 
 
 def numeric_bins(values: np.ndarray, quantiles: int = 10) -> Bins:

@@ -26,10 +26,10 @@ from default_risk.artifacts import (
     verify_file,
 )
 from default_risk.explain import Explainer
-from default_risk.model_inputs import FEATURE_SETS
+from default_risk.model_inputs import FEATURE_SETS, computes_as_recorded
 from default_risk.preprocessing import load_preprocessor
 from default_risk.scorer import Scorer
-from default_risk.stability import BAND_LABELS, band_indices
+from default_risk.stability import BAND_LABELS
 
 Fetch = Callable[[str], bytes]
 """Reads one object or file by its full URL or path."""
@@ -44,14 +44,16 @@ class ServedVersion:
     """The risk bands' inner edges (``stability``)."""
     explainer: Explainer
 
-    def bands(self, probabilities: np.ndarray) -> list[str]:
-        return [BAND_LABELS[i] for i in band_indices(probabilities, self.score_edges).tolist()]
-
 
 def served_version(manifest: dict, files: dict[str, bytes]) -> ServedVersion:
     """A version from its parsed manifest and its served files' bytes (already verified)."""
     serving = manifest[SERVING_KEY]
     feature_set = serving["feature_set"]
+    if not computes_as_recorded(feature_set, serving.get("model_inputs_probe_sums", [])):
+        raise IntegrityError(
+            f"version {manifest['version']} was trained on features this code computes otherwise "
+            f"({feature_set}: the probe sums differ); serve it with the code it was trained with"
+        )
     preprocessor = load_preprocessor(files[PREP_FILE], len(FEATURE_SETS[feature_set]))
     scorer = Scorer(files[MODEL_FILE], preprocessor, feature_set)
     bands = serving["bands"]

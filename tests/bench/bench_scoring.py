@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from default_risk.artifacts import KERAS_FILE, LATEST_POINTER, MODEL_FILE, MODELS_PREFIX, PREP_FILE
+from default_risk.artifacts import KERAS_FILE, LATEST_POINTER, MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
+from default_risk.contract import FEATURE_NAMES
 from tests.support.gcs import BUCKET, publish
 from tests.support.http import post_json
 from tests.support.local_cloud import (
@@ -109,7 +110,15 @@ def bench_bodies(scratch: Path) -> dict[str, Path]:
         "userDefinedContext": {},
         "calls": rows.astype(np.int64).tolist(),
     }
-    payloads = {ONE: batch[0], INSTANCES: {"instances": batch}, COLUMNAR: {"inputs": columns}, BIGQUERY: calls}
+    payloads = {
+        ONE: batch[0],
+        INSTANCES: {"instances": batch},
+        COLUMNAR: {"inputs": columns},
+        BIGQUERY: calls,
+        THOUSAND: {"instances": batch[:1000]},
+        EXPLAIN_ONE: batch[0],
+        EXPLAIN_THOUSAND: {"instances": batch[:1000]},
+    }
     paths = {}
     for name, payload in payloads.items():
         paths[name] = scratch / f"{len(paths)}.json"
@@ -118,7 +127,10 @@ def bench_bodies(scratch: Path) -> dict[str, Path]:
 
 
 ONE, INSTANCES, COLUMNAR, BIGQUERY = "1 record", "10,000 records", "10,000 records, columnar", "BigQuery, 10,000 rows"
-RUNS = {ONE: 2000, INSTANCES: 20, COLUMNAR: 20, BIGQUERY: 20}
+THOUSAND, EXPLAIN_ONE, EXPLAIN_THOUSAND = "1,000 records", "1 record, /explain", "1,000 records, /explain"
+RUNS = {ONE: 2000, INSTANCES: 20, COLUMNAR: 20, BIGQUERY: 20, THOUSAND: 50, EXPLAIN_ONE: 1000, EXPLAIN_THOUSAND: 10}
+EXPLAINED = (EXPLAIN_ONE, EXPLAIN_THOUSAND)
+SHAP_RECORDS = 1000
 
 
 def baseline_tree(scratch: Path) -> tuple[Path, Path]:
@@ -133,6 +145,55 @@ def baseline_tree(scratch: Path) -> tuple[Path, Path]:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target / "functions", target / MODELS_PREFIX / BASELINE_VERSION
+
+
+def explain_rows(ours: list[dict], bare: list[dict], version: Path, bodies: dict[str, Path]) -> list[Row]:
+    """``POST /explain`` beside ``POST /`` and beside shap's exact explainer; the cost of bands on ``POST /``."""
+    one, thousand = best(ours, "requests", EXPLAIN_ONE), best(ours, "requests", EXPLAIN_THOUSAND)
+    one_p99 = min(r["requests"][EXPLAIN_ONE]["p99_ms"] for r in ours)
+    shap_one, shap_thousand = shap_timings(version, bodies)
+    plain_one, plain_thousand = best(ours, "requests", ONE), best(ours, "requests", THOUSAND)
+    without = best(bare, "requests", ONE)
+    return [
+        (f"{EXPLAIN_ONE}: whole request p50 / p99 (ms)", f"{one:.3f} / {one_p99:.3f}", "", "p50 ≤ 1 ms"),
+        ("  beside POST / of the same record (×)", f"{one / plain_one:.1f}×", "", ""),
+        (f"{EXPLAIN_THOUSAND}: whole request p50 (ms)", f"{thousand:.1f}", "", "≤ 600 ms"),
+        ("  beside POST / of the same records (×)", f"{thousand / plain_thousand:.1f}×", "", ""),
+        (
+            f"shap's exact explainer, 1 / {SHAP_RECORDS:,} records (ms)",
+            f"{shap_one:.1f} / {shap_thousand:.0f}",
+            "",
+            "",
+        ),
+        (
+            "  /explain faster than shap, 1 / 1,000 records",
+            f"{shap_one / one:.0f}× / {shap_thousand / thousand:.0f}×",
+            "",
+            "≥ 50×",
+        ),
+        (
+            f"{ONE}: POST / with risk band and band counts, against both patched out (ms)",
+            f"{plain_one:.3f} vs {without:.3f}: {plain_one / without - 1:+.1%}",
+            "",
+            "≤ +5 %",
+        ),
+    ]
+
+
+def shap_timings(version: Path, bodies: dict[str, Path]) -> tuple[float, float]:
+    """shap's exact explainer on the benchmark's first record (p50 of 20) and on its first 1,000 (one run), ms."""
+    from default_risk.version import read_local_version
+    from tests.support.shap_reference import shap_values
+
+    served = read_local_version(version)
+    rows = np.array(
+        [[r[name] for name in FEATURE_NAMES] for r in json.loads(bodies[EXPLAIN_THOUSAND].read_text())["instances"]],
+        dtype=np.float64,
+    )
+    one = statistics.median(timings(lambda: shap_values(served, rows[:1]), 20)) * 1e3
+    started = time.perf_counter()
+    shap_values(served, rows[:SHAP_RECORDS])
+    return one, (time.perf_counter() - started) * 1e3
 
 
 def run_harness(functions_dir: Path, version: Path, spec: dict, scratch: Path) -> dict:
@@ -162,15 +223,22 @@ def whole_requests(version: Path, scratch: Path) -> list[Row]:
     bodies = bench_bodies(scratch)
     old_functions, old_version = baseline_tree(scratch)
     ours_spec = {"bodies": {k: str(v) for k, v in bodies.items()}, "runs": RUNS, "yardstick": [INSTANCES, COLUMNAR]}
-    ours_spec |= {"core": [ONE], "stages": [INSTANCES, COLUMNAR, BIGQUERY]}
-    theirs_spec = {"bodies": {k: str(v) for k, v in bodies.items() if k != COLUMNAR}, "runs": RUNS, "core": [ONE]}
-    ours, theirs = [], []
+    ours_spec |= {
+        "core": [ONE],
+        "stages": [INSTANCES, COLUMNAR, BIGQUERY],
+        "paths": dict.fromkeys(EXPLAINED, "/explain"),
+    }
+    bare_spec = {"bodies": {ONE: str(bodies[ONE])}, "runs": RUNS, "without_bands": True}
+    old_bodies = {k: str(v) for k, v in bodies.items() if k in (ONE, INSTANCES, BIGQUERY)}
+    theirs_spec = {"bodies": old_bodies, "runs": RUNS, "core": [ONE]}
+    ours, bare, theirs = [], [], []
     for _ in range(ROUNDS):
         ours.append(run_harness(ROOT / "functions", version, ours_spec, scratch))
+        bare.append(run_harness(ROOT / "functions", version, bare_spec, scratch))
         theirs.append(run_harness(old_functions, old_version, theirs_spec, scratch))
-    for result in (*ours, *theirs):
+    for result in (*ours, *bare, *theirs):
         assert all(r["status"] == 200 for r in result["requests"].values()), result["requests"]
-    return request_rows(ours, theirs)
+    return request_rows(ours, theirs) + explain_rows(ours, bare, version, bodies)
 
 
 def request_rows(ours: list[dict], theirs: list[dict]) -> list[Row]:
@@ -307,6 +375,7 @@ def cold_starts(emulator: Server, urls: dict[str, str], version: Path, scratch: 
         reference_env = emulator_env(emulator) | {
             "KERAS_URL": keras_url,
             "PREP_URL": urls["PREP_URL"],
+            "FEATURE_SET": json.loads((version / MANIFEST_FILE).read_text())["serving"]["feature_set"],
         }
         theirs.append(cold_start(reference, reference_env, scratch / f"ref{run}", body))
     ours_s = statistics.median(seconds for seconds, _ in ours)

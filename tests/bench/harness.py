@@ -7,7 +7,9 @@ Run by ``bench_scoring`` in a subprocess whose working directory is a function s
     cd <functions folder> && python -c "import runpy; runpy.run_path('<this file>', run_name='__main__')" SPEC
 
 ``SPEC`` is a JSON file: ``{"bodies": {name: path}, "runs": {name: n}, "yardstick": [names], "core": [names],
-"stages": [names]}`` (``stages``: this checkout only).
+"stages": [names], "paths": {name: "/explain"}, "without_bands": false}`` (``stages``, ``paths`` and
+``without_bands``: this checkout only). ``without_bands`` times this checkout with the risk band of each
+prediction and the log line's band counts patched out: the cost they add, measured beside it.
 The model is the one ``MODEL_URL`` / ``PREP_URL`` name. Prints one JSON object: per body, the wall and
 thread-CPU time of each call (p50 and min, ms) and the status; per yardstick body, the same for
 ``json.loads`` of it; per core body, the same for the scoring core alone (body bytes to probabilities:
@@ -33,6 +35,7 @@ def timed(call, runs: int) -> dict:
         wall.append(time.perf_counter() - started)
     return {
         "p50_ms": statistics.median(wall) * 1e3,
+        "p99_ms": sorted(wall)[min(len(wall) - 1, int(len(wall) * 0.99))] * 1e3,
         "min_ms": min(wall) * 1e3,
         "cpu_p50_ms": statistics.median(cpu) * 1e3,
         "cpu_min_ms": min(cpu) * 1e3,
@@ -52,7 +55,7 @@ def scoring_core():
 
         def core(body: bytes) -> object:
             log = RequestLog()
-            return score(scoring_request(body, log).result, log)[0]
+            return score(scoring_request(body, log).result, log).probabilities
 
         return core
     assert importlib.util.find_spec("validation") is not None, "not a function source folder"
@@ -81,12 +84,31 @@ def stages(body: bytes, runs: int) -> dict:
     }
 
 
+def patch_out_bands() -> None:
+    """The scoring path as it was before risk bands: probabilities only, no band per prediction and no band
+    counts in the log line."""
+    from default_risk import service
+
+    def score(result, log):
+        model = service.served_model()
+        probabilities = model.scorer.probabilities(result.features)
+        log.model_version, log.mean_probability = model.version, float(probabilities.mean())
+        return service.Scores(probabilities, [None] * len(probabilities), model.version)
+
+    service.score = score
+    from default_risk import app
+
+    app.score = score
+
+
 def main() -> None:
     import flask
 
     import main as entry  # the tree's functions/main.py
 
     spec = json.loads(Path(sys.argv[1]).read_text())
+    if spec.get("without_bands"):
+        patch_out_bands()
     app = flask.Flask("bench")
     for handler in logging.getLogger("scoring").handlers:  # request log lines: not printed
         handler.setStream(io.StringIO())
@@ -95,8 +117,10 @@ def main() -> None:
         body = Path(path).read_bytes()
         statuses = []
 
-        def call(body: bytes = body, statuses: list = statuses) -> None:
-            with app.test_request_context("/", method="POST", data=body, content_type="application/json"):
+        path = spec.get("paths", {}).get(name, "/")
+
+        def call(body: bytes = body, statuses: list = statuses, path: str = path) -> None:
+            with app.test_request_context(path, method="POST", data=body, content_type="application/json"):
                 response = entry.predict(flask.request)
                 response.get_data()
                 statuses.append(response.status_code)

@@ -2,7 +2,8 @@
 
 A minimal HTTP server that imports TensorFlow, fetches the ``.keras`` model and the preprocessor from
 Cloud Storage (the emulator here), then answers ``POST /`` with one record through a DataFrame and
-``model.predict``. Run: ``python -m tests.bench.reference_server PORT`` with ``KERAS_URL`` and ``PREP_URL``.
+``model.predict`` (the version's model inputs derived as the function derives them). Run:
+``python tests/bench/reference_server.py PORT`` with ``KERAS_URL``, ``PREP_URL`` and ``FEATURE_SET``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import joblib
 import keras  # imports TensorFlow
 import pandas as pd
 from google.cloud import storage
+
+from default_risk.contract import FEATURE_NAMES
+from default_risk.model_inputs import model_inputs
 
 
 def fetch(client: storage.Client, url: str) -> bytes:
@@ -36,8 +40,9 @@ def main() -> None:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             record = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            frame = pd.DataFrame([record])  # the client sends the features in the contract's order
-            probability = float(model.predict(preprocessor.transform(frame.to_numpy(float)), verbose=0)[0, 0])
+            frame = pd.DataFrame([record]).reindex(columns=FEATURE_NAMES)  # absent protected fields: NaN
+            inputs = model_inputs(frame.to_numpy(float), os.environ["FEATURE_SET"])
+            probability = float(model.predict(preprocessor.transform(inputs), verbose=0)[0, 0])
             body = json.dumps({"predictions": [{"probability_of_default": probability}]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -15,6 +15,7 @@ from default_risk import bigquery
 from default_risk.api import MAX_INSTANCES
 from default_risk.contract import FEATURE_NAMES
 from default_risk.explain import MAX_EXPLAIN_INSTANCES
+from tests.ci.workflows import DEPLOY_WORKFLOW, load, steps
 from tests.infra.terraform import literal, locals_, named_blocks, resources
 
 ROUTINES = {"default_risk": bigquery.SCORE_MODE, "default_risk_reasons": bigquery.EXPLAIN_MODE}
@@ -67,9 +68,15 @@ def test_max_batching_rows_cannot_exceed_what_the_function_accepts(name: str, li
     assert 1 <= variable["default"] <= limit
 
 
-def test_connection_is_a_cloud_resource_connection_whose_account_may_invoke() -> None:
+def test_connection_is_a_cloud_resource_connection_whose_account_may_invoke_the_one_service() -> None:
+    """The connection's account is invoker of the function's service (bound by the deploy), not of the project."""
     (connection,) = resources("google_bigquery_connection").values()
     assert connection["cloud_resource"], "BigQuery remote functions need a CLOUD_RESOURCE connection"
-    grant = resources("google_project_iam_member")["bigquery_invokes_function"]
-    assert literal(grant["role"]) == "roles/run.invoker"
-    assert "google_bigquery_connection.function.cloud_resource[0].service_account_id" in grant["member"]
+    output = named_blocks("output")["bigquery_connection_service_account"]
+    assert "google_bigquery_connection.function.cloud_resource[0].service_account_id" in output["value"]
+    assert not [g for g in resources("google_project_iam_member").values() if "run.invoker" in g["role"]]
+    (binding,) = [s for s in steps(load(DEPLOY_WORKFLOW)) if "add-iam-policy-binding" in s.get("run", "")]
+    assert binding["env"]["BIGQUERY_SERVICE_ACCOUNT"] == "${{ steps.tf.outputs.bigquery_connection_service_account }}"
+    assert '"serviceAccount:$BIGQUERY_SERVICE_ACCOUNT"' in binding["run"]
+    assert 'gcloud run services add-iam-policy-binding "$FUNCTION_NAME"' in binding["run"]
+    assert "--role=roles/run.invoker" in binding["run"]

@@ -8,6 +8,7 @@ functions-framework server serving a tiny real model.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import shutil
@@ -148,13 +149,16 @@ def test_resolve_step_deploys_the_promoted_version_or_a_vetted_requested_one(
 
     assert promote(cwd / MODELS_PREFIX) == version  # what `make promote` runs (default: LATEST)
     assert (cwd / MODELS_PREFIX / PROMOTED_POINTER).read_text() == version + "\n"
+    # The manifest's sha256 as committed, which the deploy pins the function to.
+    pinned = hashlib.sha256((cwd / MODELS_PREFIX / version / MANIFEST_FILE).read_bytes()).hexdigest()
+    expected = {"MODEL_VERSION": version, "MODEL_MANIFEST_SHA256": pinned}
     declared = run_resolve_step(cwd, "", tmp_path / "out1")
     assert declared.returncode == 0, declared.stderr
-    assert github_outputs(tmp_path / "out1") == {"MODEL_VERSION": version}
+    assert github_outputs(tmp_path / "out1") == expected
 
     requested = run_resolve_step(cwd, version, tmp_path / "out2")
     assert requested.returncode == 0, requested.stderr
-    assert github_outputs(tmp_path / "out2") == {"MODEL_VERSION": version}
+    assert github_outputs(tmp_path / "out2") == expected
 
     for bad, problem in [("v000000000000", "not found"), ("../models", "is not a version name")]:
         result = run_resolve_step(cwd, bad, tmp_path / "out-bad")

@@ -15,9 +15,10 @@ import pytest
 
 from tests.ci.workflows import CI_WORKFLOW, DEPLOY_WORKFLOW, EXPRESSION, ROOT, all_workflows, load, step, steps
 from tests.infra.terraform import named_blocks
+from tests.support.local_cloud import PROCESS_ENV
 
 DOCS = ROOT / "docs" / "ci_cd.md"
-FULL_VERSION_PIN = re.compile(r"^[\w.-]+/[\w./-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})$")
+SHA_PIN = re.compile(r"^(- )?uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 ENV_READERS = {"get", "getenv"}
 
 
@@ -93,10 +94,12 @@ def test_deploy_passes_the_environment_variables_the_function_reads() -> None:
     required = {name for name, has_default in read.items() if not has_default}
     assert required, "found no environment variable the function reads without a default; the scan is broken"
     _, flags = deploy_command()
-    passed = {pair.split("=", 1)[0] for pair in flags["--set-env-vars"].split(",")}
+    pairs = dict(pair.split("=", 1) for pair in flags["--set-env-vars"].split(","))
+    passed = set(pairs) - set(PROCESS_ENV)
     print(f"function reads {sorted(read)} (no default: {sorted(required)}); deploy sets {sorted(passed)}")
     assert required <= passed, f"the deploy does not set {sorted(required - passed)}"
     assert passed <= set(read), f"the deploy sets {sorted(passed - set(read))}, which the function never reads"
+    assert {name: pairs.get(name) for name in PROCESS_ENV} == PROCESS_ENV, "the deploy's process settings differ"
 
 
 def test_deploy_entry_point_runtime_and_source_match_the_function() -> None:
@@ -207,11 +210,13 @@ def test_permissions_are_minimal(name: str) -> None:
             assert permissions == {"contents": "read"}, f"{name}:{job_name} asks for {permissions}"
 
 
-def test_every_action_is_pinned_to_a_full_version() -> None:
-    for name, workflow in all_workflows().items():
-        for s in steps(workflow):
-            if "uses" in s:
-                assert FULL_VERSION_PIN.match(s["uses"]), f"{name}: {s['uses']} is not pinned to vX.Y.Z or a SHA"
+def test_every_action_is_pinned_to_a_commit_sha_with_its_version_in_a_comment() -> None:
+    """A tag can be moved to other code; a commit cannot. The comment says which release the SHA is."""
+    for name, text in workflow_texts().items():
+        uses = [line.strip() for line in text.splitlines() if re.match(r"\s*(- )?uses:", line)]
+        assert uses
+        for line in uses:
+            assert SHA_PIN.match(line), f"{name}: {line!r} is not `uses: OWNER/REPO@<40-hex sha> # vX.Y.Z`"
 
 
 SETUP_VERSION_INPUTS = {
@@ -297,3 +302,15 @@ def test_repository_variables_are_documented() -> None:
     }
     docs = DOCS.read_text()
     assert all(f"`{name}`" in docs for name in used), f"docs/ci_cd.md lacks {sorted(n for n in used if n not in docs)}"
+
+
+def test_the_function_is_pinned_to_the_manifest_hash_of_the_repository_not_of_the_bucket() -> None:
+    """The sha256 comes from the resolve job's vetting of the checkout (promote --check), before any upload."""
+    workflow = load(DEPLOY_WORKFLOW)
+    resolve = workflow["jobs"]["resolve"]
+    assert resolve["outputs"]["model_manifest_sha256"] == "${{ steps.version.outputs.MODEL_MANIFEST_SHA256 }}"
+    assert "training.release.promote --check" in step(workflow, "version")["run"]
+    deploy_env = workflow["jobs"]["deploy"]["env"]
+    assert deploy_env["MODEL_MANIFEST_SHA256"] == "${{ needs.resolve.outputs.model_manifest_sha256 }}"
+    _, flags = deploy_command()
+    assert "MODEL_MANIFEST_SHA256=$MODEL_MANIFEST_SHA256" in flags["--set-env-vars"].split(",")

@@ -62,10 +62,11 @@ def test_every_gcloud_logging_query_selects_the_function_as_terraform_does() -> 
         telemetry.STATUS_FIELD,
         telemetry.MODEL_VERSION_FIELD,
         telemetry.MEAN_PROBABILITY_FIELD,
+        telemetry.BAND_COUNTS_FIELD,
         *telemetry.OUTCOMES,
         model_store.LOADED_MESSAGE,
         model_store.LOAD_FAILED_MESSAGE,
-        *(body["name"].strip('"') for body in resources("google_logging_metric").values()),
+        *(resolve(body["name"]) for body in resources("google_logging_metric").values()),
     ],
 )
 def test_the_guide_names_every_logged_field_outcome_message_and_metric(name: str) -> None:

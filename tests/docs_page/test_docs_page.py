@@ -24,7 +24,7 @@ from tests.docs_page.prefix_proxy import prefix_proxy
 from tests.support.http import request, request_logs
 from tests.support.local_cloud import FUNCTIONS_DIR, Server
 
-_PIN = re.search(r"^swagger-ui-bundle-v2==(\S+)$", (FUNCTIONS_DIR / "requirements.txt").read_text(), re.MULTILINE)
+_PIN = re.search(r"^swagger-ui-bundle-v2==([\w.]+)", (FUNCTIONS_DIR / "requirements.txt").read_text(), re.MULTILINE)
 VENDOR = f"swagger-ui-{_PIN[1] if _PIN else 'unpinned'}"
 """The vendored folder, named by the Swagger UI version pinned in functions/requirements.txt."""
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from default_risk import decoding
 from default_risk.api import ApiError
 from default_risk.bigquery import BIGQUERY_KEYS, CALLS_KEY
-from default_risk.contract import FEATURE_NAMES, FEATURES
+from default_risk.contract import FEATURE_NAMES
 from default_risk.openapi import example_record
 from default_risk.telemetry import RequestLog
 from tests.reliability.records import invalid_records, valid_records
@@ -157,20 +157,3 @@ def test_columnar_problems_name_the_field(inputs: dict, field: str, problem: str
         decoding.scoring_request(json.dumps({"inputs": inputs}).encode(), RequestLog())
     assert refused.value.status == 400
     assert [(p.field, p.problem[: len(problem)]) for p in refused.value.details] == [(field, problem)]
-
-
-def test_bodies_with_more_values_than_any_request_are_refused_before_decoding() -> None:
-    empty_objects = b'{"instances": [' + b",".join([b"{}"] * (decoding.MAX_VALUES + 2)) + b"]}"
-    with pytest.raises(ApiError, match=f"more than {decoding.MAX_VALUES} JSON values") as refused:
-        decoding.scoring_request(empty_objects, RequestLog())
-    assert (refused.value.status, refused.value.code) == (413, "body_too_large")
-    # Commas inside strings are not values: ids full of commas pass the screen.
-    full = [{"id": "," * 256, **GOOD}] * 1500
-    assert decoding.scoring_request(json.dumps({"instances": full}).encode(), RequestLog()).count == 1500
-
-
-def test_the_largest_valid_request_passes_the_screen() -> None:
-    record = {feature.name: feature.codes[-1] if feature.codes else feature.maximum for feature in FEATURES}
-    body = json.dumps({"instances": [{"id": "x" * 256, **record}] * decoding.MAX_INSTANCES}).encode()
-    assert body.count(b",") <= decoding.MAX_VALUES
-    assert decoding.scoring_request(body, RequestLog()).count == decoding.MAX_INSTANCES

@@ -77,7 +77,7 @@ def test_nan_and_infinity_literals_are_rejected(scoring_server, openapi_document
 
 
 @pytest.mark.parametrize(
-    "body", [b"", b"{", b"\xff\xfe{", b"[" * 100_000], ids=["empty", "truncated", "bad-utf8", "deep"]
+    "body", [b"", b"{", b"\xff\xfe{", b"[" * 5_000], ids=["empty", "truncated", "bad-utf8", "deep"]
 )
 def test_malformed_json_gets_400(scoring_server, openapi_document, body):
     response = request(scoring_server.url, "POST", body, JSON)

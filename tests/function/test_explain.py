@@ -14,6 +14,7 @@ from default_risk.version import read_local_version
 from tests.support.http import post_json
 from tests.support.openapi_check import assert_conforms
 from tests.support.records import record, records
+from tests.support.shap_reference import shap_values
 from tests.support.tiny_model import load_rows
 
 COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -28,28 +29,6 @@ def served(tiny_version_dir):
 def rows() -> np.ndarray:
     """200 records of the data set."""
     return load_rows(200, seed=21)[0]
-
-
-def shap_values(served, rows: np.ndarray) -> np.ndarray:
-    """The ``shap`` package's exact explainer over the groups: a group's "feature" is 1 when the record's own
-    values of its fields are used and 0 when the reference's are; the background is the all-0 row."""
-    import shap
-
-    reference = served.explainer.reference
-    fields = [[COLUMN[name] for name in group.fields] for group in GROUPS]
-    values = []
-    for row in rows:
-
-        def model(masks: np.ndarray, row: np.ndarray = row) -> np.ndarray:
-            mixed = np.repeat(reference[None], len(masks), axis=0)
-            for j, columns in enumerate(fields):
-                chosen = masks[:, j] > 0.5
-                mixed[np.ix_(chosen, columns)] = row[columns]
-            return served.scorer.probabilities(mixed)
-
-        explainer = shap.explainers.Exact(model, shap.maskers.Independent(np.zeros((1, len(GROUPS)))))
-        values.append(explainer(np.ones((1, len(GROUPS)))).values[0])
-    return np.array(values)
 
 
 def test_contributions_equal_shaps_exact_explainer_on_200_records(served, rows):

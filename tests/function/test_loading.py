@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import time
+from pathlib import Path
+
+import joblib
 import pytest
 
-from default_risk.artifacts import MODEL_FILE, MODELS_PREFIX, PREP_FILE
+from default_risk import model_store
+from default_risk.artifacts import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    MODELS_PREFIX,
+    PREP_FILE,
+    SERVED_FILES,
+    SERVING_KEY,
+    version_from_hashes,
+)
 from default_risk.model_store import (
     FETCH_TIMEOUT_ENV,
     LOAD_FAILED_MESSAGE,
     LOADED_MESSAGE,
+    MANIFEST_SHA256_ENV,
     ConfigurationError,
+    ModelUnavailable,
     artifact_urls,
 )
 from default_risk.openapi import example_record
 from tests.support.gcs import BUCKET, publish, storage_client
-from tests.support.http import log_lines, post_json
+from tests.support.http import log_lines, post_json, request
 from tests.support.local_cloud import emulator_env, storage_emulator
 from tests.support.openapi_check import assert_conforms
 
@@ -63,6 +81,89 @@ def test_tampered_artifact_answers_503_and_logs_an_error_never_a_score(
         errors = [line for line in log_lines(server.output()) if line.get("message") == LOAD_FAILED_MESSAGE]
         assert len(errors) == 2 and all(line["severity"] == "ERROR" for line in errors)
         assert all(line["error_type"] == "IntegrityError" and name in line["error"] for line in errors)
+
+
+def scaler_changed(version_dir: Path, keep_name: bool) -> tuple[bytes, bytes]:
+    """The insider's attack: a valid ``prep.joblib`` whose scaler is changed, and a manifest recomputed for it
+    (naming the version its files now give, or keeping the folder's name)."""
+    preprocessor = joblib.load(version_dir / PREP_FILE)
+    scaler = preprocessor.named_transformers_["amounts"].named_steps["scale"]
+    scaler.mean_ = scaler.mean_ * 0.5
+    buffer = io.BytesIO()
+    joblib.dump(preprocessor, buffer)
+    prep = buffer.getvalue()
+    manifest = json.loads((version_dir / MANIFEST_FILE).read_text())
+    manifest["files"][PREP_FILE] = {"sha256": hashlib.sha256(prep).hexdigest(), "bytes": len(prep)}
+    if not keep_name:
+        hashes = {name: manifest["files"][name]["sha256"] for name in SERVED_FILES}
+        manifest["version"] = version_from_hashes(hashes, manifest[SERVING_KEY])
+    return prep, json.dumps(manifest, indent=2).encode()
+
+
+@pytest.mark.parametrize(
+    ("keep_name", "says"),
+    [(False, "a version lives in its own name"), (True, "but its files and serving section give")],
+    ids=["manifest recomputed", "manifest keeps the name"],
+)
+def test_a_changed_scaler_with_a_recomputed_manifest_in_a_version_folder_is_never_served(
+    tmp_path, tiny_version_dir, start_function, keep_name, says
+):
+    """No pin is set (as in local runs): content addressing alone refuses the folder."""
+    with storage_emulator(tmp_path / "gcs") as emulator:
+        urls = publish(tiny_version_dir, emulator)
+        folder = storage_client(emulator).bucket(BUCKET)
+        prep, manifest = scaler_changed(tiny_version_dir, keep_name)
+        for name, data in ((PREP_FILE, prep), (MANIFEST_FILE, manifest)):
+            folder.blob(f"{MODELS_PREFIX}/{tiny_version_dir.name}/{name}").upload_from_string(data)
+        server = start_function(env=emulator_env(emulator) | urls)
+        response = post_json(server.url, GOOD)
+        assert response.status == 503 and response.json["error"]["code"] == "model_unavailable"
+        assert request(server.url + "/readyz").status == 503
+        errors = [line for line in log_lines(server.output()) if line.get("message") == LOAD_FAILED_MESSAGE]
+        assert errors and all(line["severity"] == "ERROR" and says in line["error"] for line in errors)
+
+
+def test_a_pinned_manifest_is_served_and_any_other_refused(tmp_path, tiny_version_dir, start_function):
+    pin = hashlib.sha256((tiny_version_dir / MANIFEST_FILE).read_bytes()).hexdigest()
+    with storage_emulator(tmp_path / "gcs") as emulator:
+        urls = publish(tiny_version_dir, emulator)
+        pinned = start_function(env=emulator_env(emulator) | urls | {MANIFEST_SHA256_ENV: pin.upper()})
+        assert post_json(pinned.url, GOOD).status == 200
+        loaded = [line for line in log_lines(pinned.output()) if line.get("message") == LOADED_MESSAGE]
+        assert loaded[0]["manifest_pinned"] is True
+        # The same manifest, reformatted: every check but the pin would pass.
+        blob = storage_client(emulator).bucket(BUCKET).blob(f"{MODELS_PREFIX}/{tiny_version_dir.name}/{MANIFEST_FILE}")
+        blob.upload_from_string(json.dumps(json.loads(blob.download_as_bytes())).encode())
+        server = start_function(env=emulator_env(emulator) | urls | {MANIFEST_SHA256_ENV: pin})
+        assert post_json(server.url, GOOD).status == 503
+        unpinned = start_function(env=emulator_env(emulator) | urls)
+        assert post_json(unpinned.url, GOOD).status == 200
+    errors = [line["error"] for line in log_lines(server.output()) if line.get("message") == LOAD_FAILED_MESSAGE]
+    assert errors and "not the manifest the repository promoted" in errors[0]
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [({MANIFEST_SHA256_ENV: "abc"}, "64 hexadecimal digits"), ({FETCH_TIMEOUT_ENV: "soon"}, "number of seconds")],
+    ids=["short pin", "timeout not a number"],
+)
+def test_bad_load_settings_answer_503_naming_the_variable(start_function, env, says):
+    server = start_function(**env)
+    response = post_json(server.url, GOOD)
+    assert response.status == 503 and response.json["error"]["code"] == "model_unavailable"
+    errors = [line["error"] for line in log_lines(server.output()) if line.get("message") == LOAD_FAILED_MESSAGE]
+    assert errors and next(iter(env)) in errors[0] and says in errors[0]
+
+
+def test_a_request_waits_for_another_requests_load_only_as_long_as_a_load_may_take(monkeypatch):
+    monkeypatch.setenv(FETCH_TIMEOUT_ENV, "0.2")
+    monkeypatch.setattr(model_store, "LOAD_WORK_SECONDS", 0.3)
+    monkeypatch.setattr(model_store, "_model", None)
+    with model_store._lock:  # another request's load, stuck
+        started = time.monotonic()
+        with pytest.raises(ModelUnavailable, match=r"loading the model for over 0\.5 s"):
+            model_store.get_model()
+    assert 0.5 <= time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize(

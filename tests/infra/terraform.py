@@ -39,14 +39,40 @@ def blocks() -> dict[str, list[dict[str, Any]]]:
     return merged
 
 
+_FOR_EACH_SET = re.compile(r"^\$\{toset\(local\.(\w+)\)\}$")
+_EACH_KEY = {"${each.key}": str, "${lower(each.key)}": str.lower, "${upper(each.key)}": str.upper}
+
+
 def resources(resource_type: str) -> dict[str, dict[str, Any]]:
-    """``{name: body}`` of the resources of one type."""
+    """``{name: body}`` of the resources of one type. A resource with ``for_each = toset(local.LIST)`` becomes one
+    body per key, named ``name["key"]``, with ``${each.key}`` (also lowered or uppered) written in."""
     found: dict[str, dict[str, Any]] = {}
     for item in blocks().get("resource", []):
         for rtype, named in item.items():
             if _name(rtype) == resource_type:
-                found.update({_name(name): body for name, body in named.items()})
+                for name, body in named.items():
+                    found.update(_expanded(_name(name), body))
     return found
+
+
+def _expanded(name: str, body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    matched = _FOR_EACH_SET.match(str(body.get("for_each", "")))
+    if not matched:
+        return {name: body}
+    keys = [literal(key) for key in locals_()[matched[1]]]
+    return {f'{name}["{key}"]': _with_key(body, key) for key in keys}
+
+
+def _with_key(value: Any, key: str) -> Any:
+    if isinstance(value, str):
+        for template, transform in _EACH_KEY.items():
+            value = value.replace(template, transform(key))
+        return value
+    if isinstance(value, dict):
+        return {k: _with_key(v, key) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_key(v, key) for v in value]
+    return value
 
 
 def all_resource_addresses() -> list[str]:
@@ -98,3 +124,12 @@ def resolve(raw: str) -> str:
     if "${" in resolved:
         raise ValueError(f"cannot resolve {raw!r}: only ${{local.X}} and ${{var.X}} are supported")
     return resolved
+
+
+_BINARY_SUFFIXES = {"Mi": 2**20, "Gi": 2**30}
+
+
+def kubernetes_bytes(raw: str) -> int:
+    """The bytes a memory quantity such as ``"512Mi"`` (an HCL literal) stands for."""
+    quantity = literal(raw)
+    return int(quantity[:-2]) * _BINARY_SUFFIXES[quantity[-2:]]

@@ -17,14 +17,25 @@ from typing import Any
 import pytest
 
 from default_risk.openapi import example_record
-from tests.infra.terraform import resolve, resources
+from default_risk.stability import BAND_LABELS
+from tests.infra.terraform import literal, locals_, resolve, resources
 from tests.support.local_cloud import Server
 
 # Cloud Functions 2nd gen runs on Cloud Run: Cloud Logging files its entries under this resource,
 # labelled with the service, whose name is the function's name.
 RESOURCE = {"resource.type": "cloud_run_revision"}
 _CLAUSE = re.compile(r'^([\w.]+)="([^"]*)"$')
-_EXTRACT = re.compile(r"^EXTRACT\(jsonPayload\.(\w+)\)$")
+_EXTRACT = re.compile(r"^EXTRACT\(jsonPayload\.([\w.]+)\)$")
+BANDS = [f'band_records["{band}"]' for band in BAND_LABELS]
+ONLY_OK = {"instances", "probability", *BANDS}
+"""Metrics over successful requests only (they read what only a scoring request logs)."""
+
+
+def field_of(entry: dict[str, Any], path: str) -> Any:
+    """``entry``'s value at a dotted jsonPayload path (``risk_band_counts.B01``), or None."""
+    for part in path.split("."):
+        entry = entry.get(part) if isinstance(entry, dict) else None
+    return entry
 
 
 def post(url: str, body: object) -> int:
@@ -81,9 +92,9 @@ def logged(scoring_server: Server) -> tuple[list[dict[str, Any]], list[dict[str,
 def test_every_metric_filter_selects_exactly_the_intended_requests(logged) -> None:
     ok, failed = logged
     service_name = resolve('"${local.function_name}"')
-    only_ok = {"instances", "probability"}
+    only_ok = ONLY_OK
     metrics = resources("google_logging_metric")
-    assert set(metrics) == {"latency", "requests", "instances", "probability"}
+    assert set(metrics) == {"latency", "requests", "instances", "probability", *BANDS}
     for name, metric in metrics.items():
         log_filter = resolve(metric["filter"])
         assert all(matches(log_filter, entry, service_name) for entry in ok), f"{name} misses successful requests"
@@ -102,9 +113,9 @@ def test_value_extractors_read_numbers_the_function_logs(logged) -> None:
             continue
         assert kind == "DISTRIBUTION", name
         field = _EXTRACT.match(resolve(metric["value_extractor"]))[1]
-        selected = ok if name in {"instances", "probability"} else ok + failed
+        selected = ok if name in ONLY_OK else ok + failed
         for entry in selected:
-            assert isinstance(entry.get(field), int | float), f"{name} extracts {field}, not a number in {entry}"
+            assert isinstance(field_of(entry, field), int | float), f"{name} extracts {field}, not a number in {entry}"
     assert ok[0]["instance_count"] == 2
     assert 0 <= ok[0]["mean_probability_of_default"] <= 1
 
@@ -118,5 +129,11 @@ def test_label_extractors_read_fields_the_function_logs(logged) -> None:
         for label, extractor in extractors.items():
             field = _EXTRACT.match(resolve(extractor))[1]
             for entry in ok + failed if name in {"latency", "requests"} else ok:
-                assert entry.get(field) is not None, f"{name}.{label} extracts {field}, absent from {entry}"
+                assert field_of(entry, field) is not None, f"{name}.{label} extracts {field}, absent from {entry}"
     assert [ok[0]["outcome"], failed[0]["outcome"]] == ["ok", "invalid_input"]
+
+
+def test_the_band_metrics_are_the_risk_bands_and_their_counts_sum_to_the_records(logged) -> None:
+    ok, _ = logged
+    assert [literal(band) for band in locals_()["risk_bands"]] == list(BAND_LABELS)
+    assert sum(ok[0]["risk_band_counts"].values()) == ok[0]["instance_count"]

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import psutil
 
+from tests.infra.terraform import kubernetes_bytes, named_blocks
 from tests.reliability.faultproxy import FaultProxy
 from tests.reliability.faults import SCENARIOS, FaultBench, Row, sigterm_in_flight
 from tests.reliability.generated import Tally, http_properties, run_schemathesis
-from tests.reliability.hostile import CASES, SAMPLE_RECORD, run_case
+from tests.reliability.hostile import CASES, HEAVIEST, SAMPLE_RECORD, run_at_once, run_case
 from tests.reliability.load import load_test
 from tests.reliability.measure import MB
 from tests.support.gcs import BUCKET, publish
@@ -109,6 +110,18 @@ def hostile(table: Table, server) -> None:
         )
 
 
+def at_once(table: Table, server, copies: int, memory: int) -> None:
+    for case in HEAVIEST:
+        answers, before, peak = run_at_once(server, case, copies)
+        table.add(
+            "memory",
+            f"{copies} at once: {case.name.removeprefix('worst for memory: ')}",
+            all(answer.status == case.status for answer in answers) and peak < memory,
+            f"statuses {sorted({answer.status for answer in answers})} (documented {case.status}); "
+            f"peak RSS {peak / MB:.0f} MB (+{(peak - before) / MB:.1f} MB) of {memory / MB:.0f} MB",
+        )
+
+
 def faults(table: Table, bench: FaultBench) -> None:
     scenarios: list[Callable[[FaultBench], Row]] = [*SCENARIOS, sigterm_in_flight]
     for scenario in scenarios:
@@ -169,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
                 total = generated(table, server.url, args.schemathesis_examples, args.property_examples, work)
                 print("hostile requests ...", flush=True)
                 hostile(table, server)
+                variables = named_blocks("variable")
+                copies = int(variables["function_concurrency"]["default"])
+                at_once(table, server, copies, kubernetes_bytes(variables["function_memory"]["default"]))
                 print("load ...", flush=True)
                 load(table, server, args.requests, args.concurrency)
             print("fault matrix ...", flush=True)

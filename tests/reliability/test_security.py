@@ -12,6 +12,7 @@ from detect_secrets import SecretsCollection
 from detect_secrets.settings import default_settings
 
 from tests.reliability.hostile import SAMPLE_RECORD
+from tests.reliability.measure import MB
 from tests.reliability.rawhttp import send
 from tests.support.http import post_json, request
 from tests.support.local_cloud import ROOT, Server
@@ -55,6 +56,12 @@ def test_error_bodies_echo_only_a_bounded_snippet(scoring_server: Server, record
     longest_run = max(len(match) for match in re.findall(rb"(x+|9+|0+)", answer.body + b"x"))
     assert longest_run <= MAX_SNIPPET, f"the error body echoes {longest_run} characters of input"
     assert len(answer.body) <= 4096, f"error body of {len(answer.body)} bytes for one bad field"
+
+
+def test_a_long_unknown_path_is_not_echoed_back(scoring_server: Server) -> None:
+    answer = send(scoring_server.url + "/" + "x" * MB, "GET")
+    assert answer.status == 404 and answer.json()["error"]["code"] == "not_found"
+    assert len(answer.body) <= 1024, f"a 404 of {len(answer.body)} bytes echoes the path"
 
 
 @pytest.mark.parametrize(

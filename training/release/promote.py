@@ -10,7 +10,8 @@ as they will in the function). The deploy workflow runs ``--check`` to learn the
     python -m training.release.promote [VERSION] [--models-dir DIR]          # promote (default: models/LATEST)
     python -m training.release.promote --check [VERSION] [--models-dir DIR]  # vet (default: models/PROMOTED)
 
-Both print ``MODEL_VERSION=...`` on stdout (ready for ``$GITHUB_OUTPUT``); errors go to stderr.
+Both print ``MODEL_VERSION=...`` and ``MODEL_MANIFEST_SHA256=...`` (the sha256 of the version's manifest as committed:
+the deploy pins the function to it) on stdout, ready for ``$GITHUB_OUTPUT``; errors go to stderr.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from default_risk.artifacts import LATEST_POINTER, MODELS_PREFIX
+from default_risk.artifacts import LATEST_POINTER, MANIFEST_FILE, MODELS_PREFIX, sha256_hex
 from default_risk.contract import probe_rows
 from default_risk.preprocessing import UnsupportedPreprocessor
 from default_risk.version import served_version
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"MODEL_VERSION={version}")
+    print(f"MODEL_MANIFEST_SHA256={sha256_hex((args.models_dir / version / MANIFEST_FILE).read_bytes())}")
     return 0
 
 

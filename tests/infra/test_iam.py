@@ -1,0 +1,124 @@
+"""Least privilege, read from the IAM declarations in infra/*.tf.
+
+Every project-level grant must be on the allow-list below (each one is justified in infra/README.md, "Roles");
+anything else granted on the project fails. Custom roles may hold no permission that would let an account widen
+its own rights, and the deployer writes model objects without being able to replace or delete one.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.ci.workflows import DEPLOY_WORKFLOW, load
+from tests.infra.terraform import blocks, literal, locals_, named_blocks, resources
+
+CUSTOM_ROLE = re.compile(r"google_project_iam_custom_role\.(\w+)\.name")
+LOCAL_LIST = re.compile(r"local\.(\w+)")
+
+ALLOWED_PROJECT_GRANTS: dict[str, tuple[str, set[str]]] = {
+    "runtime": ("runtime", {"roles/logging.logWriter", "roles/monitoring.metricWriter"}),
+    "stability_runs_jobs": ("stability", {"roles/bigquery.jobUser"}),
+    "deployer_deploys_functions": ("deployer", {"roles/cloudfunctions.developer"}),
+    "deployer_releases": ("deployer", {"custom:release"}),
+    "deployer_applies_project_config": (
+        "deployer",
+        {
+            "roles/logging.configWriter",
+            "roles/monitoring.alertPolicyEditor",
+            "roles/monitoring.dashboardEditor",
+            "roles/monitoring.notificationChannelEditor",
+            "custom:terraform_project",
+        },
+    ),
+}
+"""``{resource name: (service account, roles)}``: the only project-level grants there may be."""
+
+SELF_WIDENING = re.compile(
+    r"(?:\.setIamPolicy$|\.create$|\.delete$|^iam\.serviceAccounts\.(?:actAs|getAccessToken|signBlob|signJwt|"
+    r"implicitDelegation|getOpenIdToken)$|^iam\.serviceAccountKeys\.|^iam\.roles\.update$|^serviceusage\.services\.enable$"
+    r"|^storage\.objects\.)"
+)
+ALLOWED_SET_IAM = {"run.services.setIamPolicy"}
+"""The one setIamPolicy a custom role holds: the invoker bindings of Cloud Run services (infra/README.md)."""
+
+
+def role_names(body: dict) -> set[str]:
+    """The roles one ``google_project_iam_member`` grants: a literal, a custom role, or its for_each's lists."""
+    role = body["role"]
+    if role == "${each.value}":
+        expression = body["for_each"]
+        names = {name for local in LOCAL_LIST.findall(expression) for name in map(literal, locals_()[local])}
+        return names | {f"custom:{name}" for name in CUSTOM_ROLE.findall(expression)}
+    if match := CUSTOM_ROLE.search(role):
+        return {f"custom:{match[1]}"}
+    return {literal(role)}
+
+
+def test_no_project_level_grant_is_off_the_allow_list() -> None:
+    grants = resources("google_project_iam_member")
+    names = {name.split("[")[0] for name in grants}
+    assert names == set(ALLOWED_PROJECT_GRANTS), f"project-level grants not on the allow-list: {names}"
+    for name, body in grants.items():
+        account, allowed = ALLOWED_PROJECT_GRANTS[name.split("[")[0]]
+        assert f"google_service_account.{account}." in body["member"], f"{name} grants to {body['member']}"
+        assert role_names(body) <= allowed, f"{name} grants {role_names(body) - allowed}"
+
+
+def test_nothing_rewrites_whole_policies_or_grants_the_project_another_way() -> None:
+    declared = {kind.strip('"') for item in blocks().get("resource", []) for kind in item}
+    forbidden = {kind for kind in declared if kind.endswith("_iam_policy") or kind.endswith("_iam_binding")}
+    assert not forbidden, f"authoritative IAM resources remove others' grants: {forbidden}"
+    assert "google_project_iam_audit_config" not in declared
+
+
+@pytest.mark.parametrize("role", sorted(resources("google_project_iam_custom_role")))
+def test_custom_roles_cannot_widen_anyones_rights(role: str) -> None:
+    permissions = {literal(p) for p in resources("google_project_iam_custom_role")[role]["permissions"]}
+    widening = {p for p in permissions if SELF_WIDENING.search(p) and p not in ALLOWED_SET_IAM}
+    assert not widening, f"custom role {role} holds {widening}"
+
+
+def test_the_deployer_can_create_model_objects_but_never_replace_or_delete_one() -> None:
+    deployer_on_models = {
+        literal(body["role"]) if body["role"] != "${each.value}" else name
+        for name, body in resources("google_storage_bucket_iam_member").items()
+        if "deployer" in body["member"] and "google_storage_bucket.models" in str(body.get("bucket", ""))
+    }
+    (publish,) = [
+        b for n, b in resources("google_storage_bucket_iam_member").items() if n == "deployer_publishes_models"
+    ]
+    assert publish["for_each"] == '${toset(["roles/storage.objectCreator", "roles/storage.objectViewer"])}'
+    assert deployer_on_models == {"deployer_publishes_models"}
+    models = resources("google_storage_bucket")["models"]
+    (retention,) = models["retention_policy"]
+    assert retention["retention_period"] == "${var.model_retention_days * 86400}"
+    assert retention["is_locked"] == "${var.model_retention_locked}"
+    assert "versioning" not in models  # Cloud Storage refuses versioning beside a retention policy
+    assert named_blocks("variable")["model_retention_locked"]["default"] is False  # locking is irreversible
+
+
+def test_only_the_deploy_workflow_of_this_repository_in_its_environment_gets_credentials() -> None:
+    (provider,) = resources("google_iam_workload_identity_pool_provider").values()
+    condition = provider["attribute_condition"]
+    for claim in (
+        r"assertion.repository_id == \"${var.github_repository_id}\"",
+        r"assertion.repository == \"${var.github_repository}\"",
+        r"assertion.ref == \"${var.github_deploy_ref}\"",
+        r"assertion.workflow_ref == \"${local.github_workflow_ref}\"",
+        r"assertion.event_name in [\"workflow_run\", \"workflow_dispatch\"]",
+        r"assertion.environment == \"${var.github_deploy_environment}\"",
+    ):
+        assert claim in condition, claim
+    assert literal(locals_()["github_workflow_ref"]) == (
+        "${var.github_repository}/${var.github_deploy_workflow}@${var.github_deploy_ref}"
+    )
+    variables = named_blocks("variable")
+    assert literal(variables["github_deploy_workflow"]["default"]) == ".github/workflows/" + DEPLOY_WORKFLOW.name
+    workflow = load(DEPLOY_WORKFLOW)
+    triggers = set(workflow["on"])
+    assert triggers == {"workflow_run", "workflow_dispatch"}
+    assert workflow["jobs"]["deploy"]["environment"] == literal(variables["github_deploy_environment"]["default"])
+    impersonation = resources("google_service_account_iam_member")["github_impersonates_deployer"]["member"]
+    assert literal(impersonation).endswith("/attribute.repository_id/${var.github_repository_id}")
