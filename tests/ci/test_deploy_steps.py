@@ -231,7 +231,8 @@ def test_rollback_step_prints_a_dispatch_command_the_workflow_accepts(tmp_path: 
     }
     result = run_step(step(DEPLOY, "rollback"), env, tmp_path)
     assert result.returncode == 0, result.stderr
-    (input_name,) = DEPLOY["on"]["workflow_dispatch"]["inputs"]
+    input_name = "model_version"
+    assert input_name in DEPLOY["on"]["workflow_dispatch"]["inputs"]
     assert (
         f"gh workflow run {DEPLOY_WORKFLOW.name} --repo acme/default-risk --ref main "
         f"-f {input_name}=v0123456789abcdef0123456789abcdef" in result.stdout

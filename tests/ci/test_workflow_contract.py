@@ -204,7 +204,7 @@ def test_permissions_are_minimal(name: str) -> None:
     assert workflow["permissions"] == {"contents": "read"}
     for job_name, job in workflow["jobs"].items():
         permissions = job.get("permissions", {"contents": "read"})
-        if name == "deploy.yml" and job_name == "deploy":
+        if name == "deploy.yml" and job_name in ("deploy", "canary-control"):
             assert permissions == {"contents": "read", "id-token": "write"}
         else:
             assert permissions == {"contents": "read"}, f"{name}:{job_name} asks for {permissions}"
@@ -273,7 +273,8 @@ def test_deploys_run_one_at_a_time_after_ci_succeeds_on_main() -> None:
     ci_name = load(CI_WORKFLOW)["name"]
     trigger = workflow["on"]["workflow_run"]
     assert trigger == {"workflows": [ci_name], "types": ["completed"], "branches": ["main"]}
-    assert set(workflow["on"]["workflow_dispatch"]["inputs"]) == {"model_version"}
+    assert set(workflow["on"]["workflow_dispatch"]["inputs"]) == {"model_version", "canary_action"}
+    assert workflow["on"]["workflow_dispatch"]["inputs"]["canary_action"]["options"] == ["release", "promote", "abort"]
     gate = workflow["jobs"]["resolve"]["if"]
     for condition in (
         "conclusion == 'success'",

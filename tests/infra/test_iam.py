@@ -122,3 +122,17 @@ def test_only_the_deploy_workflow_of_this_repository_in_its_environment_gets_cre
     assert workflow["jobs"]["deploy"]["environment"] == literal(variables["github_deploy_environment"]["default"])
     impersonation = resources("google_service_account_iam_member")["github_impersonates_deployer"]["member"]
     assert literal(impersonation).endswith("/attribute.repository_id/${var.github_repository_id}")
+
+
+def test_the_release_role_holds_what_a_canary_release_does_and_no_more() -> None:
+    """canary.py: describe and update-traffic (tags too) of the service, revisions, and the request metrics."""
+    permissions = {literal(p) for p in resources("google_project_iam_custom_role")["release"]["permissions"]}
+    assert permissions == {
+        "run.services.get",
+        "run.services.update",
+        "run.services.getIamPolicy",
+        "run.services.setIamPolicy",
+        "run.revisions.get",
+        "run.revisions.list",
+        "monitoring.timeSeries.list",
+    }

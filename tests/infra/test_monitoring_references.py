@@ -6,7 +6,8 @@ import json
 import re
 from typing import Any
 
-from tests.infra.terraform import INFRA, resolve, resources
+from tests.infra.terraform import INFRA, literal, locals_, resolve, resources
+from training.release.canary_metrics import BAND_METRIC_PREFIX, LATENCY_METRIC, REQUESTS_METRIC
 
 USER_METRIC = re.compile(r'metric\.type="logging\.googleapis\.com/user/([\w.-]+)"')
 PROMQL_USER_METRIC = re.compile(r"logging_googleapis_com:user_(\w+?)(_sum|_count|_bucket)?\{")
@@ -108,3 +109,10 @@ def test_alerts_use_defined_metrics_with_valid_aggregations() -> None:
     assert 'metric.labels.outcome!=\\"ok\\"' in ratio["filter"]
     assert "outcome" not in ratio["denominator_filter"]
     assert ratio["aggregations"] == ratio["denominator_aggregations"]
+
+
+def test_the_canary_reads_the_metrics_terraform_declares() -> None:
+    """training/release/canary_metrics.py names the log-based metrics it judges a canary on."""
+    names = {literal(body["name"]) for body in resources("google_logging_metric").values()}
+    assert {REQUESTS_METRIC, LATENCY_METRIC} <= names
+    assert literal(locals_()["band_metric_prefix"]) == BAND_METRIC_PREFIX

@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX
-from training.release.canary_metrics import CloudMonitoring, MetricsReader
+from training.release.canary_metrics import MONITORING_API, CloudMonitoring, MetricsReader
 from training.release.canary_policy import Action, Limits, Window, decide
 
 CANARY_TAG = "canary"
@@ -206,22 +206,50 @@ def run_canary(
     canary, stable = state.tagged(CANARY_TAG), state.tagged(STABLE_TAG)
     if canary is None or stable is None:
         raise CanaryError("no canary in flight: the service has no `canary` and `stable` tags")
+    try:
+        outcome = _steps_through(service, release, metrics, clock, sleep, canary.revision, stable.revision)
+    except CanaryError as error:
+        try:
+            roll_back(service, stable.revision)
+        except CanaryError:
+            raise CanaryError(
+                f"{error}; rolling back failed too: send the traffic back by hand with `gcloud run services "
+                f"update-traffic {service.name} --to-revisions={stable.revision}=100 "
+                f"--remove-tags={CANARY_TAG},{STABLE_TAG}`"
+            ) from error
+        raise CanaryError(f"{error}; all traffic is back on {stable.revision}") from error
+    if outcome is not None:
+        return outcome
+    service.update_traffic(split={canary.revision: 100}, remove=[CANARY_TAG, STABLE_TAG])
+    return True, f"canary {canary.revision} promoted to 100% through steps {', '.join(map(str, release.steps))}"
+
+
+def _steps_through(
+    service: Service,
+    release: Release,
+    metrics: MetricsReader,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    canary: str,
+    stable: str,
+) -> tuple[bool, str] | None:
+    """Each step in turn until one is breached (rolled back) or taken by hand; None when every step was earned."""
     last_stable: Window | None = None
     for percent in release.steps:
-        split = {canary.revision: 100} if percent == 100 else {canary.revision: percent, stable.revision: 100 - percent}
-        service.update_traffic(split=split)
+        service.update_traffic(split={canary: 100} if percent == 100 else {canary: percent, stable: 100 - percent})
         started = clock()
         sleep(release.bake_seconds)
         while True:
-            taken = _taken_by_hand(service, canary.revision)
+            taken = _taken_by_hand(service, canary)
             if taken is not None:
                 return taken
-            canary_window, stable_window = metrics.read(canary.revision, stable.revision, max(clock() - started, 1.0))
+            canary_window, stable_window = metrics.read(canary, stable, max(clock() - started, 1.0))
             if stable_window is not None and stable_window.requests:
                 last_stable = stable_window
+            baseline = (last_stable or stable_window) if percent == 100 else stable_window
             decision = decide(
                 canary_window,
-                (last_stable or stable_window) if percent == 100 else stable_window,
+                baseline,
                 release.canary_reference,
                 release.stable_reference,
                 clock() - started,
@@ -231,11 +259,10 @@ def run_canary(
             if decision.action is Action.ADVANCE:
                 break
             if decision.action is Action.ROLL_BACK:
-                roll_back(service, stable.revision)
-                return False, f"canary {canary.revision} rolled back at {percent}%: {decision.summary()}"
+                roll_back(service, stable)
+                return False, f"canary {canary} rolled back at {percent}%: {decision.summary()}"
             sleep(release.poll_seconds)
-    service.update_traffic(split={canary.revision: 100}, remove=[CANARY_TAG, STABLE_TAG])
-    return True, f"canary {canary.revision} promoted to 100% through steps {', '.join(map(str, release.steps))}"
+    return None
 
 
 def _taken_by_hand(service: Service, canary: str) -> tuple[bool, str] | None:
@@ -315,6 +342,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--canary-version", help="run: the model version the canary serves")
     parser.add_argument("--stable-version", help="run: the model version the stable revision serves")
     parser.add_argument("--models-dir", type=Path, default=Path(MODELS_PREFIX))
+    parser.add_argument("--monitoring-api", default=MONITORING_API, help="Monitoring API root (tests: a stand-in)")
     for limit in fields(Limits):
         parser.add_argument(f"--{limit.name.replace('_', '-')}", type=type(limit.default), default=limit.default)
     return parser
@@ -327,11 +355,11 @@ def _summarise(summary: Path | None, text: str) -> None:
             file.write(f"### Canary\n{text}\n")
 
 
-def main(argv: list[str] | None = None, metrics: MetricsReader | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     service = Service(args.service, args.project, args.region)
     try:
-        outputs, ok = _command(args, service, metrics)
+        outputs, ok = _command(args, service)
     except (CanaryError, OSError, KeyError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -340,7 +368,7 @@ def main(argv: list[str] | None = None, metrics: MetricsReader | None = None) ->
     return 0 if ok else 1
 
 
-def _command(args: argparse.Namespace, service: Service, metrics: MetricsReader | None) -> tuple[dict[str, str], bool]:
+def _command(args: argparse.Namespace, service: Service) -> tuple[dict[str, str], bool]:
     if args.command == "prepare":
         if not args.fingerprint:
             raise CanaryError("prepare needs --fingerprint")
@@ -361,7 +389,7 @@ def _command(args: argparse.Namespace, service: Service, metrics: MetricsReader 
         canary_reference=band_reference(args.canary_version, args.models_dir),
         stable_reference=_stable_reference(args),
     )
-    reader = metrics or CloudMonitoring(args.project, args.service)
+    reader = CloudMonitoring(args.project, args.service, args.monitoring_api)
     promoted, summary = run_canary(service, release, reader, time.monotonic, time.sleep)
     _summarise(args.summary, summary)
     return {"promoted": str(promoted).lower()}, promoted

@@ -33,9 +33,9 @@ class MetricsReader(Protocol):
 class CloudMonitoring:
     """Reads the windows through the Monitoring API with the deployer's credentials (monitoring.timeSeries.list)."""
 
-    def __init__(self, project: str, service: str, session=None) -> None:
-        self.project, self.service = project, service
-        self._session = session
+    def __init__(self, project: str, service: str, api: str = MONITORING_API) -> None:
+        self.project, self.service, self.api = project, service, api.rstrip("/")
+        self._session = None
 
     def read(self, canary: str, stable: str, seconds: float) -> tuple[Window | None, Window | None]:
         return self._window(canary, seconds), self._window(stable, seconds)
@@ -77,11 +77,16 @@ class CloudMonitoring:
         }
         if group_by:
             params["aggregation.groupByFields"] = group_by
-        response = self.session().get(f"{MONITORING_API}/projects/{self.project}/timeSeries", params=params, timeout=30)
+        response = self.session().get(f"{self.api}/projects/{self.project}/timeSeries", params=params, timeout=30)
         response.raise_for_status()
         return response.json().get("timeSeries", [])
 
     def session(self):
+        """An authorised session for Google's API; a plain one for another root (a local stand-in)."""
+        if self._session is None and self.api != MONITORING_API:
+            import requests
+
+            self._session = requests.Session()
         if self._session is None:
             import google.auth
             from google.auth.exceptions import GoogleAuthError

@@ -1,11 +1,13 @@
-"""Smoke test of a deployed function: score one valid record and check the version that answered.
+"""Smoke test of a deployed function (or of a canary revision, through its tag URL): one record, one batch, /readyz.
 
     ID_TOKEN=... python -m training.release.smoke_test URL EXPECTED_MODEL_VERSION
 
 The record is built from the feature contract (``default_risk.contract``), so it is valid for every
 model. ``ID_TOKEN`` (optional) is sent as a bearer token, as Cloud Run requires when unauthenticated
 calls are not allowed. 503 (model still loading) and connection errors are retried; any other
-failure, or an answer from another model version, exits 1 with one line saying what went wrong.
+failure, or an answer from another model version, exits 1 with one line saying what went wrong. Once the record
+scores, a batch of ``BATCH_SIZE`` records with ids must come back whole and in order, and ``GET /readyz`` must
+answer 200.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import urllib.request
 from default_risk.contract import FEATURES
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+BATCH_SIZE = 50
 
 
 class SmokeTestError(RuntimeError):
@@ -40,10 +43,16 @@ def sample_record() -> dict[str, int]:
     return record
 
 
-def score_once(url: str, token: str | None, timeout: float) -> tuple[int, bytes]:
-    body = json.dumps({"instances": [sample_record()]}).encode()
-    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+def score_once(url: str, token: str | None, timeout: float, instances: list[dict] | None = None) -> tuple[int, bytes]:
+    body = json.dumps({"instances": instances or [sample_record()]}).encode()
+    return _call(urllib.request.Request(url, data=body, headers=_headers(token), method="POST"), timeout)
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    return {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
+
+
+def _call(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
@@ -71,6 +80,22 @@ def smoke_test(url: str, expected_version: str, token: str | None, attempts: int
     raise SmokeTestError(problem)
 
 
+def check_batch_and_readiness(url: str, expected_version: str, token: str | None) -> None:
+    """A batch of BATCH_SIZE records comes back whole, in order, from the version; ``/readyz`` answers 200."""
+    records = [sample_record() | {"id": f"smoke-{index}"} for index in range(BATCH_SIZE)]
+    status, raw = score_once(url, token, timeout=60, instances=records)
+    if status != 200:
+        raise SmokeTestError(f"a batch of {BATCH_SIZE} answered HTTP {status}: {raw[:300].decode(errors='replace')}")
+    check_answer(raw, expected_version)
+    ids = [prediction.get("id") for prediction in json.loads(raw)["predictions"]]
+    if ids != [record["id"] for record in records]:
+        raise SmokeTestError(f"a batch of {BATCH_SIZE} came back with ids {ids[:3]}..., not the ones sent, in order")
+    ready = urllib.request.Request(url.rstrip("/") + "/readyz", headers=_headers(token), method="GET")
+    status, raw = _call(ready, timeout=60)
+    if status != 200:
+        raise SmokeTestError(f"/readyz answered HTTP {status}: {raw[:300].decode(errors='replace')}")
+
+
 def check_answer(raw: bytes, expected_version: str) -> float:
     """The probability of the one prediction, once the answer is well formed and from ``expected_version``."""
     try:
@@ -94,13 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=5.0, help="seconds between tries (default 5)")
     args = parser.parse_args(argv)
     try:
-        probability = smoke_test(
-            args.url, args.expected_version, os.environ.get("ID_TOKEN") or None, args.attempts, args.delay
-        )
-    except SmokeTestError as error:
+        token = os.environ.get("ID_TOKEN") or None
+        probability = smoke_test(args.url, args.expected_version, token, args.attempts, args.delay)
+        check_batch_and_readiness(args.url, args.expected_version, token)
+    except (SmokeTestError, OSError) as error:
         print(f"smoke test failed: {error}", file=sys.stderr)
         return 1
-    print(f"smoke test passed: model {args.expected_version} scored the sample record p={probability:.4f}")
+    print(
+        f"smoke test passed: model {args.expected_version} scored the sample record p={probability:.4f}, "
+        f"a batch of {BATCH_SIZE} in order, and /readyz is ready"
+    )
     return 0
 
 
