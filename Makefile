@@ -12,7 +12,7 @@ ifneq ($(SHARED_DATA),)
 export UCI_CREDIT_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: help venv lock demo train promote model-card drift monitoring-sql browser graphviz diagram test lint infra-check bench reliability mlflow-ui clean
+.PHONY: help venv lock demo train reproduce promote model-card drift monitoring-sql browser graphviz diagram test lint infra-check bench reliability mlflow-ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -62,11 +62,14 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
 	touch $@
 
-demo: $(STAMP)  ## train if needed, serve on the local stand-ins, score a sample (Ctrl-C stops)
-	$(PY) -m tests.support.demo
+demo: $(STAMP)  ## serve the promoted version on the local stand-ins, score a sample (TRAIN=1: train first; Ctrl-C stops)
+	$(PY) -m tests.support.demo $(if $(TRAIN),--train)
 
 train: $(STAMP)  ## train, evaluate, export models/<version>/ and log the run to MLflow
 	$(PY) -m training.train
+
+reproduce: $(STAMP)  ## VERSION=v... (default: models/PROMOTED) trained again from its lineage: byte-identical? (exit 0/1/3)
+	$(PY) -m training.reproduce $(VERSION)
 
 # The MLflow UI needs the full mlflow package (training logs with mlflow-skinny); it gets its own environment.
 MLFLOW_VENV := .venv-mlflow

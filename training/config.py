@@ -1,4 +1,6 @@
-"""Training settings: the defaults `make train` uses, overridable from the CLI (tests use tiny ones)."""
+"""Training settings and the quality gate, read once here: the defaults `make train` uses (overridable from the CLI;
+tests use tiny ones), and the figures a version must reach to be promoted (``training.release.gate`` applies them,
+``training.fairness`` and the model card report against them)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from default_risk.artifacts import MODELS_PREFIX
+
+QUALITY_GATE: dict[str, tuple[str, float]] = {
+    "roc_auc": (">=", 0.775),
+    "brier": ("<=", 0.137),
+    "ece": ("<=", 0.02),
+}
+"""Metric name in ``manifest["metrics"]["test"]`` -> (comparison, threshold)."""
+BASELINE = "hist_gradient_boosting"
+BASELINE_MARGIN = 0.002
+"""The served model's validation ROC-AUC may be at most this much below ``BASELINE``'s on the same model inputs
+(validation is the set the choice is made on): a network that loses to the trees it is compared with is refused."""
+MIN_GROUP_ROWS = 100
+"""Protected groups with fewer test rows than this are reported but not gated (too few to judge)."""
+AIR_LIMIT = 0.8
+"""The four-fifths rule: the lowest adverse-impact ratio a gated protected group may have."""
 
 PREPROCESSINGS: tuple[str, ...] = ("standard", "standard-onehot-arcsinh")
 """The preprocessings model selection can choose among (built by ``training.features.build_preprocessor``).

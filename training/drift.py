@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from default_risk.artifacts import MODELS_PREFIX
+from default_risk.artifacts import MODELS_PREFIX, NotDeclared, declared_version
 from default_risk.contract import FEATURE_NAMES
 from default_risk.stability import ACT, STABLE, WATCH, Bins, psi_of, verdict
 from default_risk.version import ServedVersion, read_local_version
@@ -131,7 +131,6 @@ def log_to_mlflow(served: ServedVersion, report: list[Characteristic], data: Pat
 
 def main(argv: list[str] | None = None) -> int:
     from training.data import DataError, load_portfolio
-    from training.release.promote import PromotionError, declared_version
 
     parser = argparse.ArgumentParser(prog="python -m training.drift", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, type=Path, help="CSV or UCI spreadsheet of the accounts")
@@ -147,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         served = read_local_version(folder)
         features = load_portfolio(str(args.data))
         report = drift_report(served, features)
-    except (DataError, DriftError, PromotionError) as error:
+    except (DataError, DriftError, NotDeclared) as error:
         print(f"error: {error}", file=sys.stderr)
         return UNJUDGED
     print(table(report, served.version, len(features)))

@@ -15,6 +15,7 @@ import io
 import json
 import platform
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -52,6 +53,9 @@ from training.model import predict
 
 PARITY_TOLERANCE = 1e-5
 PREPROCESSING_TOLERANCE = 1e-9
+KERAS_METADATA = "metadata.json"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+"""The earliest time a zip member can carry."""
 LIBRARIES = ("tensorflow-cpu", "keras", "scikit-learn", "numpy", "ai-edge-litert", "joblib")
 
 
@@ -197,6 +201,23 @@ def _check_identical(target: Path, served: dict[str, bytes], serving: dict) -> N
         )
 
 
+def save_keras(model, path: Path) -> None:
+    """``model.save(path)``, with what Keras stamps on the file made constant (each member's time in the zip,
+    ``date_saved`` in ``metadata.json``), so that the same model always gives the same bytes."""
+    model.save(path)
+    with zipfile.ZipFile(path) as saved:
+        members = [(info, saved.read(info)) for info in saved.infolist()]
+    with zipfile.ZipFile(path, "w") as canonical:
+        for info, data in members:
+            if info.filename == KERAS_METADATA:
+                metadata = json.loads(data)
+                metadata.pop("date_saved", None)
+                data = json.dumps(metadata).encode()
+            member = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
+            member.compress_type, member.external_attr = info.compress_type, info.external_attr
+            canonical.writestr(member, data)
+
+
 def _holds(path: Path, data: bytes) -> bool:
     return path.is_file() and path.read_bytes() == data
 
@@ -206,7 +227,7 @@ def _write(target: Path, model, served: dict[str, bytes], manifest_fields: dict)
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as staging_name:
         staging = Path(staging_name)
-        model.save(staging / KERAS_FILE)
+        save_keras(model, staging / KERAS_FILE)
         for name, data in served.items():
             (staging / name).write_bytes(data)
         files = {}

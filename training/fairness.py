@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from default_risk.contract import ELDERLY_AGE, FEATURE_NAMES
-from training.evaluate import expected_calibration_error
-from training.release.gate import AIR_LIMIT, MIN_GROUP_ROWS
+from training.config import AIR_LIMIT, MIN_GROUP_ROWS
+from training.metrics import expected_calibration_error
 
 AGE_BANDS: tuple[tuple[str, int, int], ...] = (
     ("under 25", 0, 24),

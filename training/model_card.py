@@ -13,13 +13,12 @@ import json
 import sys
 from pathlib import Path
 
-from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX
+from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX, NotDeclared, declared_version
 from default_risk.contract import FEATURES, FEATURES_BY_NAME
 from default_risk.model_inputs import DERIVED_FEATURES
 from default_risk.reasons import GROUPS, MAX_REASONS
 from default_risk.stability import PSI_ACT, PSI_WATCH
-from training.release.gate import AIR_LIMIT, MIN_GROUP_ROWS, QUALITY_GATE
-from training.release.promote import PromotionError, declared_version
+from training.config import AIR_LIMIT, BASELINE, BASELINE_MARGIN, MIN_GROUP_ROWS, QUALITY_GATE
 
 DEFAULT_OUTPUT = Path("docs/model_card.md")
 EXAMPLE = {
@@ -170,18 +169,48 @@ def _model(manifest: dict) -> list[str]:
 def _metrics(manifest: dict) -> list[str]:
     metrics = manifest["metrics"]
     names = ("roc_auc", "pr_auc", "brier", "log_loss", "ks", "ece")
-    rows = [["MLP (served), validation", *(_f(metrics["validation"][n]) for n in names)]]
-    rows.append(["MLP (served), test", *(_f(metrics["test"][n]) for n in names)])
-    rows += [
-        [f"{name} (same inputs), test", *(_f(f[n]) for n in names)] for name, f in metrics["baselines_test"].items()
-    ]
+    rows = []
+    for part in ("validation", "test"):
+        rows.append([f"MLP (served), {part}", *(_f(metrics[part][n]) for n in names)])
+        for name, figures in metrics[f"baselines_{part}"].items():
+            rows.append([f"{name} (same inputs), {part}", *(_f(figures[n]) for n in names)])
     gate = ", ".join(f"{name} {op} {limit}" for name, (op, limit) in QUALITY_GATE.items())
     return [
-        "## Metrics (test set, scored once; baselines trained on the same inputs in the same run)",
+        "## Metrics (validation, the set every choice is made on; test, scored once; baselines trained on the same "
+        "inputs in the same run)",
         "",
         *_table(["model", *names], rows),
         "",
-        f"Quality gate for promotion: test {gate}; and the four-fifths rule below.",
+        f"Quality gate for promotion: test {gate}; validation ROC-AUC at most {BASELINE_MARGIN} below {BASELINE}'s "
+        "on the same inputs (a network that loses to the trees it is compared with is refused); the four-fifths "
+        "rule below; and a lineage that rebuilds it (below).",
+    ]
+
+
+def _lineage(manifest: dict) -> list[str]:
+    lineage = manifest["lineage"]
+    code, config = lineage["code"], lineage["config"]
+    state = (
+        "a clean checkout of that commit"
+        if code["clean"]
+        else f"**a tree with changes that commit does not hold** ({', '.join(code['changed_files'])})"
+    )
+    settings = [[f"`{key}`", f"`{json.dumps(value)}`"] for key, value in config.items()]
+    machine = lineage["machine"]
+    return [
+        "## Lineage: rebuilding this version",
+        "",
+        f"Trained from commit `{code['commit']}`, {state}, by `{lineage['command']}` on {machine['cpu']} "
+        f"({machine['cores']} cores, {machine['system']} {machine['architecture']}), Python {lineage['python']}, "
+        f"with {', '.join(f'`{k}`' for k in manifest['libraries'] if k != 'python')} at the versions of the "
+        f"manifest's `libraries`, and the data's sha256 above. `make reproduce VERSION={manifest['version']}` "
+        "trains again from this configuration and says whether the result is byte-identical (CI does so for the "
+        "promoted version). Training's environment fixes "
+        f"{', '.join(f'`{k}={v}`' for k, v in lineage['determinism'].items())}: TensorFlow promises the same bits "
+        "for the same program on the same hardware and software only, so a rebuild is expected to be "
+        "byte-identical on the same kind of machine.",
+        "",
+        *_table(["setting", "value"], settings),
     ]
 
 
@@ -304,6 +333,7 @@ def model_card(manifest: dict) -> str:
         _fields(manifest),
         _model(manifest),
         _metrics(manifest),
+        _lineage(manifest),
         _threshold(manifest),
         _fairness(manifest),
         _bands_and_reasons(manifest),
@@ -320,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         version = args.version or declared_version(args.models_dir)
-    except PromotionError as error:
+    except NotDeclared as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     path = args.models_dir / version / MANIFEST_FILE

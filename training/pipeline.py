@@ -1,5 +1,5 @@
-"""The stages of a training run, each a function of what the stages before it made (``train.run_training``
-calls them in order).
+"""The stages of a training run, each a function of what the stages before it made; ``training.train`` (the one
+orchestrator) calls them in order.
 
 1. ``load_data``: the validated data set, described, and split (stratified test set, validation carved from
    the rest).
@@ -9,19 +9,41 @@ calls them in order).
 4. ``ablations``: the chosen configuration with the protected fields added, on validation: what leaving them
    out costs.
 5. ``evaluate``: the served files proven (``export.prove``), the test set scored once by them, beside the
-   baselines on the same inputs; the fairness report; the bands, stability and explanation references.
+   baselines on the same inputs, on validation too (the set the choice is made on); the fairness report; the
+   bands, stability and explanation references.
+6. ``export``: the version folder written (never rewriting one), the plots saved, every figure and file logged to
+   MLflow.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
+import mlflow
 import numpy as np
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from default_risk.artifacts import MANIFEST_FILE
 from default_risk.contract import FEATURE_NAMES, FEATURES_BY_NAME, PROTECTED_FIELDS
 from default_risk.model_inputs import model_inputs
+from training import metrics
+from training.baselines import fit_baselines
 from training.config import TrainConfig
-from training.split import Split
+from training.data import file_sha256, load_dataset, resolve_source
+from training.export import Proven, prove, serving_section, write_version
+from training.fairness import fairness_report, fairness_table
+from training.features import build_preprocessor
+from training.model import MemberSpec, TrainedEnsemble, calibrated_model, fit_ensemble, fit_platt, predict
+from training.references import serving_fields
+from training.release.gate import check_quality_gate
+from training.split import Split, split_dataset
+from training.teacher import training_targets
+from training.tracking import metric_name
 
 
 @dataclass(frozen=True)
@@ -32,8 +54,7 @@ class Candidate:
     hidden: tuple[int, ...]
     target: str
     preprocessor: object
-    trained: object
-    """training.model.TrainedEnsemble"""
+    trained: TrainedEnsemble
 
     @property
     def key(self) -> str:
@@ -50,11 +71,6 @@ class Calibrated:
 
 def load_data(config: TrainConfig, log) -> tuple[dict, Split]:
     """Stage 1: the validated data set (a stratified sample of it with ``config.sample``), described, and split."""
-    from sklearn.model_selection import train_test_split
-
-    from training.data import file_sha256, load_dataset, resolve_source
-    from training.split import split_dataset
-
     data_path = resolve_source(config.data)
     features, target = load_dataset(str(data_path))
     data_info = {
@@ -78,8 +94,6 @@ def load_data(config: TrainConfig, log) -> tuple[dict, Split]:
 
 
 def member_spec(config: TrainConfig, hidden: tuple[int, ...]):
-    from training.model import MemberSpec
-
     return MemberSpec(
         hidden=hidden,
         dropout=config.dropout,
@@ -94,13 +108,6 @@ def member_spec(config: TrainConfig, hidden: tuple[int, ...]):
 
 def select_candidates(config: TrainConfig, split: Split, log) -> list[Candidate]:
     """Stage 2: every candidate trained on the training part, each judged on validation ROC-AUC."""
-    import mlflow
-
-    from training.features import build_preprocessor
-    from training.model import fit_ensemble
-    from training.teacher import training_targets
-    from training.tracking import metric_name
-
     candidates = []
     for feature_set in config.feature_sets:
         inputs_train, inputs_val = (model_inputs(x, feature_set) for x in (split.x_train, split.x_val))
@@ -125,13 +132,10 @@ def select_candidates(config: TrainConfig, split: Split, log) -> list[Candidate]
 
 def calibrate(chosen: Candidate, split: Split, log) -> Calibrated:
     """Stage 3: Platt scaling folded into the model, and the F1-maximising threshold, both on validation."""
-    from training import evaluate
-    from training.model import calibrated_model, fit_platt, predict
-
     x_val = chosen.preprocessor.transform(model_inputs(split.x_val, chosen.feature_set)).astype(np.float32)
     platt = fit_platt(predict(chosen.trained.logit_model, x_val), split.y_val)
     model = calibrated_model(chosen.trained.logit_model, x_val.shape[1], platt)
-    threshold = evaluate.f1_threshold(split.y_val, predict(model, x_val))
+    threshold = metrics.f1_threshold(split.y_val, predict(model, x_val))
     log(f"Platt a={platt[0]:.3f} b={platt[1]:.3f}; threshold {threshold:.3f} (maximises F1 on validation)")
     return Calibrated(model, platt, threshold)
 
@@ -147,9 +151,6 @@ ABLATIONS: dict[str, tuple[str, ...]] = {
 def ablations(config: TrainConfig, chosen: Candidate, split: Split, log) -> dict:
     """Stage 4: the chosen configuration refitted with protected fields added (never exported): validation
     ROC-AUC of each, and what leaving them out costs (positive: the served model is worse on validation)."""
-    from training.model import fit_ensemble
-    from training.teacher import training_targets
-
     results = {}
     for name, fields in ABLATIONS.items():
         columns = [FEATURE_NAMES.index(field) for field in fields]
@@ -172,10 +173,6 @@ def ablations(config: TrainConfig, chosen: Candidate, split: Split, log) -> dict
 def _with_protected(served_preprocessor, fields: tuple[str, ...]):
     """The served preprocessing for the model inputs, plus the protected ``fields`` appended after them
     (standardised; codes one-hot encoded too)."""
-    from sklearn.base import clone
-    from sklearn.compose import ColumnTransformer
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
     width = served_preprocessor.n_features_in_
     coded = [i for i, field in enumerate(fields) if FEATURES_BY_NAME[field].codes]
     categories = [np.array(FEATURES_BY_NAME[fields[i]].codes, dtype=np.float64) for i in coded]
@@ -192,8 +189,8 @@ def _with_protected(served_preprocessor, fields: tuple[str, ...]):
 
 @dataclass(frozen=True)
 class Evaluation:
-    proven: object
-    """training.export.Proven: the served files and the function's scorer of them."""
+    proven: Proven
+    """The served files and the function's scorer of them."""
     p_test: np.ndarray
     baseline_scores: dict[str, np.ndarray]
     serving_fields: dict
@@ -202,36 +199,31 @@ class Evaluation:
 
 
 def evaluate(config: TrainConfig, chosen: Candidate, calibrated: Calibrated, split: Split) -> Evaluation:
-    """Stage 5: prove the served files, then score the test set once with them, beside the baselines on the same
-    model inputs; the fairness report; the bands, stability and explanation references."""
-    from training import evaluate as figures
-    from training.baselines import fit_baselines
-    from training.export import prove
-    from training.fairness import fairness_report
-    from training.references import serving_fields
-
+    """Stage 5: prove the served files, then score the validation and test sets with them, beside the baselines on
+    the same model inputs; the fairness report; the bands, stability and explanation references."""
     proven = prove(calibrated.model, chosen.preprocessor, chosen.feature_set, split.x_test)
     p_val, p_test = proven.scorer.probabilities(split.x_val), proven.scorer.probabilities(split.x_test)
     inputs = {
         name: model_inputs(x, chosen.feature_set)
         for name, x in (("train", split.x_train), ("val", split.x_val), ("test", split.x_test))
     }
-    baseline_test, baseline_scores = {}, {}
+    baseline_val, baseline_test, baseline_scores = {}, {}, {}
     for name, baseline in fit_baselines(inputs["train"], split.y_train, chosen.feature_set, config.seed).items():
-        baseline_val_auc = figures.metrics(split.y_val, baseline.predict_proba(inputs["val"])[:, 1])["roc_auc"]
+        baseline_val[name] = metrics.quality(split.y_val, baseline.predict_proba(inputs["val"])[:, 1])
         baseline_scores[name] = baseline.predict_proba(inputs["test"])[:, 1]
-        baseline_test[name] = figures.metrics(split.y_test, baseline_scores[name]) | {"val_roc_auc": baseline_val_auc}
+        baseline_test[name] = metrics.quality(split.y_test, baseline_scores[name])
     fields = {
         "metrics": {
-            "test": figures.metrics(split.y_test, p_test),
-            "validation": figures.metrics(split.y_val, p_val),
+            "test": metrics.quality(split.y_test, p_test),
+            "validation": metrics.quality(split.y_val, p_val),
             "baselines_test": baseline_test,
+            "baselines_validation": baseline_val,
         },
         "threshold": {
             "value": calibrated.threshold,
             "rule": "maximises F1 on the validation set",
             "meaning": "a probability at or above it flags the customer as likely to default next month",
-            "test": figures.at_threshold(split.y_test, p_test, calibrated.threshold),
+            "test": metrics.at_threshold(split.y_test, p_test, calibrated.threshold),
         },
         "fairness": fairness_report(split.x_test, split.y_test, p_test, calibrated.threshold),
     }
@@ -253,3 +245,71 @@ def selection(config: TrainConfig, chosen: Candidate, calibrated: Calibrated, ca
         "candidates": {c.key: c.val_auc for c in candidates},
         "chosen_on": "validation ROC-AUC",
     }
+
+
+@dataclass(frozen=True)
+class Exported:
+    version: str
+    version_dir: Path
+    manifest: dict
+    plots: tuple[Path, ...]
+    created: bool
+    """False when the version existed already (same served files) and was kept as it was."""
+
+
+def export(
+    config: TrainConfig, chosen: Candidate, calibrated: Calibrated, split: Split, evaluation: Evaluation, fields: dict
+) -> Exported:
+    """Stage 6: write the version with the manifest ``fields`` (never rewriting one), save the plots, and log the
+    figures, the plots and the version's files to the open MLflow run."""
+    serving = serving_section(chosen.feature_set, evaluation.serving_fields)
+    written = write_version(config.models_dir, calibrated.model, evaluation.proven, serving, fields)
+    manifest = json.loads((written.path / MANIFEST_FILE).read_text())
+    scores = {"MLP (served)": evaluation.p_test, **evaluation.baseline_scores}
+    plots = metrics.save_plots(split.y_test, scores, config.reports_dir / written.path.name, calibrated.threshold)
+    _log_figures(fields)
+    mlflow.log_params({"chosen": chosen.key, "version": written.path.name})
+    gate = "fail" if check_quality_gate(manifest) else "pass"
+    mlflow.set_tags({"version": written.path.name, "quality_gate": gate, "version_created": str(written.created)})
+    mlflow.log_text(fairness_table(fields["fairness"]), "fairness/fairness_table.txt")
+    mlflow.log_dict(fields["fairness"], "fairness/fairness_report.json")
+    mlflow.log_dict(fields["lineage"], "lineage.json")
+    for plot in plots:
+        mlflow.log_artifact(str(plot), artifact_path="plots")
+    mlflow.log_artifacts(str(written.path), artifact_path="model")
+    return Exported(written.path.name, written.path, manifest, tuple(plots), written.created)
+
+
+def _log_figures(fields: dict) -> None:
+    """The test, validation, baseline, threshold, fairness and ablation figures as MLflow metrics."""
+    figures, decision = fields["metrics"], fields["threshold"]
+    mlflow.log_metrics({f"test_{k}": v for k, v in figures["test"].items()})
+    mlflow.log_metrics({f"val_{k}": v for k, v in figures["validation"].items()})
+    for name, quality in figures["baselines_test"].items():
+        mlflow.log_metrics({f"{name}.test_{k}": v for k, v in quality.items()})
+    for name, quality in figures["baselines_validation"].items():
+        mlflow.log_metrics({f"{name}.val_{k}": v for k, v in quality.items()})
+    mlflow.log_metrics(
+        {
+            "threshold": decision["value"],
+            "test_precision": decision["test"]["precision"],
+            "test_recall": decision["test"]["recall"],
+        }
+        | {f"test_{k}": v for k, v in decision["test"]["confusion_matrix"].items()}
+    )
+    mlflow.log_metrics(_fairness_metrics(fields["fairness"]))
+    for name, quality in ((fields.get("ablations") or {}).get("variants") or {}).items():
+        mlflow.log_metric(f"ablation.{metric_name(name)}.val_roc_auc", quality["val_roc_auc"])
+
+
+def _fairness_metrics(report: dict) -> dict[str, float]:
+    found = {}
+    for entry in report["attributes"]:
+        for figures in entry["groups"]:
+            for name in ("air", "flagged_share", "roc_auc", "default_rate"):
+                if figures[name] is not None:
+                    key = f"fairness.{entry['attribute']}.{figures['group']}.{name}"
+                    found[metric_name(key)] = figures[name]
+    if report["lowest_gated_air"]:
+        found["fairness.lowest_protected_air"] = report["lowest_gated_air"]["air"]
+    return found

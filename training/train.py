@@ -1,25 +1,32 @@
 """Train, select, calibrate, evaluate, export and track: ``python -m training.train`` (``make train``).
 
-The stages are ``training.pipeline``'s: load and split the data; train every candidate (feature set x
-preprocessing x size x target) and keep the best on validation ROC-AUC; calibrate and choose the threshold
-on validation; measure what leaving the protected fields out costs; prove the served files and score the
-test set once, beside the baselines, with the fairness report. Then export ``models/<version>/`` (never
-rewriting a version), write the plots and log everything to MLflow. Prints the test figures, the
-fairness table and the quality gate.
+The one orchestrator: it runs ``training.pipeline``'s stages in order inside one MLflow run. Load and split the
+data; train every candidate (feature set x preprocessing x size x target) and keep the best on validation
+ROC-AUC; calibrate and choose the threshold on validation; measure what leaving the protected fields out
+costs; prove the served files and score the validation and test sets, beside the baselines, with the fairness
+report; export ``models/<version>/`` (never rewriting a version) with its lineage (``training.lineage``), the
+plots and the MLflow record. Prints the figures, the fairness table and the quality gate.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from training.config import TrainConfig
+import mlflow
+
+from default_risk.model_inputs import FEATURE_SETS
+from training import pipeline
+from training.config import PREPROCESSINGS, TARGETS, TrainConfig
+from training.data import DataError
+from training.export import ExportError
+from training.fairness import fairness_table
+from training.lineage import lineage
 from training.release.gate import check_quality_gate
+from training.tracking import start_run, tracking_uri
 
 
 @dataclass(frozen=True)
@@ -33,14 +40,16 @@ class TrainingResult:
     """False when the version existed already (same served files) and was kept as it was."""
 
 
-def run_training(config: TrainConfig, log=print) -> TrainingResult:
-    """The whole pipeline for ``config``; ``log`` receives one progress line per stage."""
-    import mlflow
-
-    from training import pipeline
-    from training.tracking import start_run, tracking_uri
-
+def run_training(config: TrainConfig, log=print, argv: list[str] | None = None) -> TrainingResult:
+    """Every stage for ``config``, in order; ``log`` receives one progress line per stage. ``argv`` is the command
+    line that asked for it (recorded in the lineage)."""
     started = time.monotonic()
+    origin = lineage(config, argv if argv is not None else [])
+    if not origin["code"]["clean"]:
+        log(
+            f"trained from a tree that differs from commit {origin['code']['commit']} "
+            f"({len(origin['code']['changed_files'])} files): this version cannot be promoted"
+        )
     data_info, split = pipeline.load_data(config, log)
     split_info = split.describe(config.seed, config.test_size, config.val_size)
     uri = tracking_uri(config.tracking_uri)
@@ -53,106 +62,44 @@ def run_training(config: TrainConfig, log=print) -> TrainingResult:
         calibrated = pipeline.calibrate(chosen, split, log)
         ablations = pipeline.ablations(config, chosen, split, log) if config.ablations else None
         evaluation = pipeline.evaluate(config, chosen, calibrated, split)
-        manifest_fields = {
+        fields = {
             **evaluation.manifest_fields,
             "ablations": ablations,
             "data": data_info,
             "split": split_info,
             "model": pipeline.selection(config, chosen, calibrated, candidates),
+            "lineage": origin,
             "mlflow": {"run_id": run.info.run_id, "experiment": config.experiment, "tracking_uri": uri},
         }
-        result = export_and_track(config, chosen, calibrated, split, evaluation, manifest_fields, run.info.run_id)
-        mlflow.log_metric("train_seconds", time.monotonic() - started)
-    if not result.created:
+        exported = pipeline.export(config, chosen, calibrated, split, evaluation, fields)
+        seconds = time.monotonic() - started
+        mlflow.log_metric("train_seconds", seconds)
+    if not exported.created:
         log(
-            f"version {result.version} exists already with byte-identical served files: kept as it is "
-            f"(its manifest names MLflow run {result.manifest['mlflow']['run_id']})"
+            f"version {exported.version} exists already with byte-identical served files: kept as it is "
+            f"(its manifest names MLflow run {exported.manifest['mlflow']['run_id']})"
         )
-    log(f"exported {result.version_dir} in {time.monotonic() - started:.0f} s; MLflow run {run.info.run_id} at {uri}")
-    for failure in check_quality_gate(result.manifest):
+    log(f"exported {exported.version_dir} in {seconds:.0f} s; MLflow run {run.info.run_id} at {uri}")
+    for failure in check_quality_gate(exported.manifest):
         log(f"quality gate: {failure}")
-    return result
-
-
-def export_and_track(
-    config: TrainConfig, chosen, calibrated, split, evaluation, manifest_fields: dict, run_id: str
-) -> TrainingResult:
-    """Write the version (never rewriting one), save the plots, log figures and files to MLflow."""
-    import mlflow
-
-    from default_risk.artifacts import MANIFEST_FILE
-    from training import evaluate
-    from training.export import serving_section, write_version
-    from training.fairness import fairness_table
-
-    serving = serving_section(chosen.feature_set, evaluation.serving_fields)
-    exported = write_version(config.models_dir, calibrated.model, evaluation.proven, serving, manifest_fields)
-    version_dir = exported.path
-    manifest = json.loads((version_dir / MANIFEST_FILE).read_text())
-    scores = {"MLP (served)": evaluation.p_test, **evaluation.baseline_scores}
-    plots = evaluate.save_plots(split.y_test, scores, config.reports_dir / version_dir.name, calibrated.threshold)
-    _log_figures(manifest_fields)
-    mlflow.log_params({"chosen": chosen.key, "version": version_dir.name})
-    gate = "fail" if check_quality_gate(manifest) else "pass"
-    mlflow.set_tags({"version": version_dir.name, "quality_gate": gate, "version_created": str(exported.created)})
-    mlflow.log_text(fairness_table(manifest_fields["fairness"]), "fairness/fairness_table.txt")
-    mlflow.log_dict(manifest_fields["fairness"], "fairness/fairness_report.json")
-    for plot in plots:
-        mlflow.log_artifact(str(plot), artifact_path="plots")
-    mlflow.log_artifacts(str(version_dir), artifact_path="model")
-    return TrainingResult(version_dir.name, version_dir, run_id, manifest, tuple(plots), exported.created)
-
-
-def _log_figures(manifest_fields: dict) -> None:
-    """The test, validation, baseline, threshold, fairness and ablation figures as MLflow metrics."""
-    import mlflow
-
-    from training.tracking import metric_name
-
-    metrics, decision = manifest_fields["metrics"], manifest_fields["threshold"]
-    mlflow.log_metrics({f"test_{k}": v for k, v in metrics["test"].items()})
-    mlflow.log_metrics({f"val_{k}": v for k, v in metrics["validation"].items()})
-    for name, figures in metrics["baselines_test"].items():
-        mlflow.log_metrics({f"{name}.test_{k}": v for k, v in figures.items() if k != "val_roc_auc"})
-        mlflow.log_metric(f"{name}.val_roc_auc", figures["val_roc_auc"])
-    mlflow.log_metrics(
-        {
-            "threshold": decision["value"],
-            "test_precision": decision["test"]["precision"],
-            "test_recall": decision["test"]["recall"],
-        }
-        | {f"test_{k}": v for k, v in decision["test"]["confusion_matrix"].items()}
+    return TrainingResult(
+        exported.version, exported.version_dir, run.info.run_id, exported.manifest, exported.plots, exported.created
     )
-    mlflow.log_metrics(_fairness_metrics(manifest_fields["fairness"]))
-    for name, figures in ((manifest_fields.get("ablations") or {}).get("variants") or {}).items():
-        mlflow.log_metric(f"ablation.{metric_name(name)}.val_roc_auc", figures["val_roc_auc"])
-
-
-def _fairness_metrics(report: dict) -> dict[str, float]:
-    from training.tracking import metric_name
-
-    found = {}
-    for entry in report["attributes"]:
-        for figures in entry["groups"]:
-            for name in ("air", "flagged_share", "roc_auc", "default_rate"):
-                if figures[name] is not None:
-                    key = f"fairness.{entry['attribute']}.{figures['group']}.{name}"
-                    found[metric_name(key)] = figures[name]
-    if report["lowest_gated_air"]:
-        found["fairness.lowest_protected_air"] = report["lowest_gated_air"]["air"]
-    return found
 
 
 def summary(result: TrainingResult) -> str:
-    """The test figures (the served model beside the baselines), the threshold, what leaving the protected
-    fields out cost, and the fairness table."""
-    from training.fairness import fairness_table
-
+    """The validation and test figures (the served model beside the baselines: the choice is made on validation),
+    the threshold, what leaving the protected fields out cost, and the fairness table."""
     metrics = result.manifest["metrics"]
-    rows = {"MLP (served)": metrics["test"], **metrics["baselines_test"]}
     names = ("roc_auc", "pr_auc", "brier", "log_loss", "ks", "ece")
-    lines = [f"{'test set':<24}" + "".join(f"{n:>10}" for n in names)]
-    lines += [f"{model:<24}" + "".join(f"{figures[n]:>10.4f}" for n in names) for model, figures in rows.items()]
+    lines = []
+    for split_name, served, baselines in (
+        ("validation set", "validation", "baselines_validation"),
+        ("test set", "test", "baselines_test"),
+    ):
+        rows = {"MLP (served)": metrics[served], **metrics[baselines]}
+        lines.append(f"{split_name:<24}" + "".join(f"{n:>10}" for n in names))
+        lines += [f"{model:<24}" + "".join(f"{figures[n]:>10.4f}" for n in names) for model, figures in rows.items()]
     decision = result.manifest["threshold"]
     cm = decision["test"]["confusion_matrix"]
     lines.append(
@@ -199,9 +146,6 @@ def _choices(allowed) -> object:
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    from default_risk.model_inputs import FEATURE_SETS
-    from training.config import PREPROCESSINGS, TARGETS
-
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", help="data file path or URL (default: $UCI_CREDIT_DATA, else UCI's zip)")
@@ -259,13 +203,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     config = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
-    from training.data import DataError
-    from training.export import ExportError
-
     try:
-        result = run_training(config, log=lambda line: print(line, file=sys.stderr, flush=True))
+        result = run_training(config, log=lambda line: print(line, file=sys.stderr, flush=True), argv=argv)
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

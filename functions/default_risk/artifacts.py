@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from pathlib import Path
 
 from default_risk.contract import FEATURE_NAMES
 from default_risk.model_inputs import FEATURE_SETS
@@ -33,6 +34,8 @@ MODELS_PREFIX = "models"
 """Folder (locally) and object prefix (in the bucket) under which versions live."""
 LATEST_POINTER = "LATEST"
 """A text file in the local models folder naming the newest version."""
+PROMOTED_POINTER = "PROMOTED"
+"""A text file in the models folder naming the version main declares; committed beside that version's folder."""
 
 MANIFEST_SCHEMA_VERSION = 2
 VERSION_HEX_DIGITS = 32
@@ -41,6 +44,21 @@ VERSION_HEX_DIGITS = 32
 
 class IntegrityError(ValueError):
     """An artifact does not match its manifest, or the manifest is malformed."""
+
+
+class NotDeclared(ValueError):
+    """The models folder declares no promoted version."""
+
+
+def declared_version(models_dir: Path) -> str:
+    """The version ``models_dir/PROMOTED`` names; NotDeclared when there is none."""
+    pointer = models_dir / PROMOTED_POINTER
+    if not pointer.is_file():
+        raise NotDeclared(f"{pointer} does not exist: no version is promoted yet (run `make promote`)")
+    version = pointer.read_text().strip()
+    if not version:
+        raise NotDeclared(f"{pointer} is empty: it must name a version folder under {models_dir}")
+    return version
 
 
 def sha256_hex(data: bytes) -> str:

@@ -38,7 +38,6 @@ from tests.support.local_cloud import (
     ROOT,
     Server,
     emulator_env,
-    free_port,
     function_server,
     storage_emulator,
 )
@@ -339,8 +338,7 @@ def cold_start(command: Callable[[int], list[str]], env: dict[str, str], work: P
     """(seconds from process start to the first 200, RSS in MB of the serving process after it)."""
     import psutil
 
-    port = free_port()
-    server = Server(command(port), port, os.environ | {"PYTHONUNBUFFERED": "1"} | env, work, ready_path="/healthz")
+    server = Server(command, os.environ | {"PYTHONUNBUFFERED": "1"} | env, work, ready_path="/healthz")
     started = time.perf_counter()
     server.start(timeout=120)
     try:

@@ -7,7 +7,6 @@ and a failing canary never keeps traffic.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from default_risk.artifacts import MODELS_PREFIX
-from tests.support.gcloud_standin import install, service_with
+from default_risk.artifacts import MODELS_PREFIX, declared_version
+from tests.support.gcloud_standin import install, read_state, service_with, write_state
 from tests.support.local_cloud import ROOT
 from tests.support.monitoring_standin import monitoring_standin
-from training.release.promote import declared_version
 
 SERIES = Path(__file__).parent / "canary_series"
 SERVICE = "default-risk-predict"
@@ -52,7 +50,7 @@ class Release:
         return os.environ | self.env
 
     def service(self) -> dict:
-        return json.loads(self.state_file.read_text())["services"][SERVICE]
+        return read_state(self.state_file)["services"][SERVICE]
 
     def split(self) -> dict[str, int]:
         service = self.service()
@@ -62,7 +60,7 @@ class Release:
         return split
 
     def traffic_calls(self) -> list[str]:
-        calls = json.loads(self.state_file.read_text())["calls"]
+        calls = read_state(self.state_file)["calls"]
         return [arg for call in calls if "update-traffic" in call for arg in call if arg.startswith("--to-revisions=")]
 
     def deploy_new_revision(self) -> None:
@@ -216,8 +214,7 @@ def test_a_deploy_that_moved_traffic_or_made_no_revision_is_not_tagged(release: 
 
 def test_a_gcloud_failure_is_one_line_and_changes_nothing(release: Release) -> None:
     release.start()
-    state = json.loads(release.state_file.read_text())
-    release.state_file.write_text(json.dumps(state | {"fail_on": ["update-traffic"]}))
+    write_state(release.state_file, read_state(release.state_file) | {"fail_on": ["update-traffic"]})
     with monitoring_standin(SERIES / "healthy.json", CANARY, STABLE) as (api, _):
         done = release.canary(*run_args(api, release.summary))
     assert done.returncode == 1

@@ -25,6 +25,7 @@ from default_risk.artifacts import (
     MODEL_FILE,
     MODELS_PREFIX,
     PREP_FILE,
+    PROMOTED_POINTER,
     VERSION_FILES,
     sha256_hex,
     version_from_hashes,
@@ -33,14 +34,18 @@ from default_risk.contract import FEATURE_NAMES
 from tests.ci.workflows import DEPLOY_WORKFLOW, ROOT, github_outputs, load, run_step, step
 from tests.support.gcs import storage_client
 from tests.support.local_cloud import Server, emulator_env, storage_emulator
-from training.release.gate import QUALITY_GATE
-from training.release.promote import PROMOTED_POINTER, PromotionError, promote
+from training.config import BASELINE, QUALITY_GATE
+from training.release.promote import PromotionError, promote
 
 DEPLOY = load(DEPLOY_WORKFLOW)
 PASSING = {name: threshold for name, (_, threshold) in QUALITY_GATE.items()}  # exactly on the gate passes
 MISSES_AUC = PASSING | {"roc_auc": QUALITY_GATE["roc_auc"][1] - 0.05}
 FAIR = {"attributes": [{"attribute": "SEX", "gated": True, "groups": [{"group": "female", "air": 1.0, "rows": 500}]}]}
 """A fairness report that passes the four-fifths rule (the tiny model's manifest has none)."""
+ON_PAR = {"validation": {"roc_auc": 0.78}, "baselines_validation": {BASELINE: {"roc_auc": 0.78}}}
+"""Validation figures level with the baseline's."""
+COMMITTED = {"code": {"commit": "0" * 40, "clean": True, "changed_files": []}}
+"""Lineage of a version trained from a commit's code alone."""
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +60,9 @@ def workspace(root: Path, version_dir: Path, test_metrics: dict | None) -> Path:
     target = models / version_dir.name
     shutil.copytree(version_dir, target)
     manifest = json.loads((target / MANIFEST_FILE).read_text())
-    manifest["metrics"] = {} if test_metrics is None else {"test": test_metrics}
+    manifest["metrics"] = {} if test_metrics is None else {"test": test_metrics, **ON_PAR}
     manifest["fairness"] = FAIR
+    manifest["lineage"] = COMMITTED
     (target / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
     (models / LATEST_POINTER).write_text(version_dir.name + "\n")
     return root

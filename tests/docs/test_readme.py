@@ -14,14 +14,13 @@ from pathlib import Path
 import pytest
 
 from default_risk.api import ERROR_STATUSES
-from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX
+from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX, PROMOTED_POINTER
 from default_risk.version import read_local_version
 from tests.docs import project
 from tests.docs.markdown import first_code, relative_links, section, tables
 from tests.docs.running import expected_answer, json_values, request_body
 from tests.docs.shell import ROOT, commands, documents
 from tests.infra.terraform import named_blocks
-from training.release.promote import PROMOTED_POINTER
 
 README = ROOT / "README.md"
 

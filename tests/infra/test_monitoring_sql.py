@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import sqlglot
 
-from default_risk.artifacts import MODELS_PREFIX
+from default_risk.artifacts import MODELS_PREFIX, declared_version
 from default_risk.contract import FEATURE_NAMES, MODEL_FIELDS
 from default_risk.stability import BAND_LABELS, PSI_ACT, PSI_WATCH, band_counts, band_indices
 from default_risk.version import ServedVersion, read_local_version
@@ -25,7 +25,6 @@ from tests.support.local_cloud import ROOT
 from training.data import load_dataset
 from training.drift import MIN_ROWS, SCORE, DriftError, drift_report
 from training.release.monitoring_sql import PORTFOLIO_COLUMNS, SQL_DIR, committed_manifests, generated
-from training.release.promote import declared_version
 from training.split import split_dataset
 
 COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}

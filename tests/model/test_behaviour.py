@@ -11,14 +11,13 @@ import json
 import numpy as np
 import pytest
 
-from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX
+from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX, declared_version
 from default_risk.contract import FEATURE_NAMES, PROTECTED_FIELDS
 from default_risk.version import ServedVersion, read_local_version
 from tests.support.local_cloud import ROOT
 from training.data import load_dataset
 from training.export import protected_variants
 from training.model_card import model_card
-from training.release.promote import declared_version
 from training.split import split_dataset
 
 MODELS_DIR = ROOT / MODELS_PREFIX

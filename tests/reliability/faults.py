@@ -267,10 +267,10 @@ def sigterm_in_flight(bench: FaultBench, in_flight: int = 8) -> Row:
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=ANSWER_BOUND)
         sock.sendall(head + body[: len(body) // 2])
         sockets.append(sock)
-    time.sleep(0.5)  # the worker has accepted them and is reading their bodies
+    _wait_until_read(server.port, in_flight)  # the worker has accepted them and is reading their bodies
     started = time.perf_counter()
     server.process.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
+    _wait_until_arbiter_closed_its_listener(server)  # it handled the signal and is stopping its worker
     answers = []
     for sock in sockets:
         sock.sendall(body[len(body) // 2 :])
@@ -294,6 +294,37 @@ def sigterm_in_flight(bench: FaultBench, in_flight: int = 8) -> Row:
         f"exit code {code} {exited:.1f} s after SIGTERM",
         "port closed; a new instance starts cold",
     )
+
+
+def _server_sockets(port: int) -> list[int]:
+    """The bytes waiting unread in each established server-side socket of loopback ``port`` (/proc/net/tcp)."""
+    waiting = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, _, state, queues = line.split()[1:5]
+        if int(local.rsplit(":", 1)[1], 16) == port and state == "01":  # 01: ESTABLISHED
+            waiting.append(int(queues.split(":")[1], 16))
+    return waiting
+
+
+def _wait_until_read(port: int, connections: int) -> None:
+    """Until ``connections`` server-side sockets of ``port`` exist and the server has read all they received
+    (accepted and being read, not merely queued in the kernel's backlog)."""
+    deadline = time.monotonic() + ANSWER_BOUND * 10
+    while (waiting := _server_sockets(port)).count(0) < connections:
+        assert time.monotonic() < deadline, f"the server read only part of {connections} requests: {waiting}"
+        time.sleep(0.02)
+
+
+def _wait_until_arbiter_closed_its_listener(server: Server) -> None:
+    """Until gunicorn's arbiter (the server's own process) holds no listening socket: on SIGTERM it closes them,
+    then signals its worker, which stops accepting and finishes the requests it has."""
+    import psutil
+
+    arbiter = psutil.Process(server.process.pid)
+    deadline = time.monotonic() + ANSWER_BOUND * 10
+    while any(c.status == psutil.CONN_LISTEN for c in arbiter.net_connections("tcp")):
+        assert time.monotonic() < deadline, "gunicorn's arbiter still listens after SIGTERM"
+        time.sleep(0.02)
 
 
 def _read_all(sock: socket.socket) -> bytes:

@@ -1,4 +1,8 @@
-"""`make demo`: train if needed, publish to a local storage emulator, serve the function, score samples.
+"""`make demo`: publish the promoted version to a local storage emulator, serve the function, score samples.
+
+The version served is the one ``models/PROMOTED`` names (committed, so a fresh clone serves at once); without
+one, the newest local version (``models/LATEST``); without either, or with ``--train`` (``make demo TRAIN=1``), a
+version trained first.
 
 Everything runs on loopback: gcp-storage-emulator stands in for Cloud Storage and functions-framework
 for Cloud Functions; the function loads the model from ``gs://`` exactly as deployed. Ctrl-C stops both.
@@ -16,22 +20,26 @@ import tempfile
 import time
 from pathlib import Path
 
-from default_risk.artifacts import LATEST_POINTER, MODELS_PREFIX
+from default_risk.artifacts import LATEST_POINTER, MODELS_PREFIX, PROMOTED_POINTER
 from default_risk.openapi import EXAMPLE_ROWS, example_record
 from tests.support.gcs import BUCKET, publish
 from tests.support.http import post_json
-from tests.support.local_cloud import ROOT, emulator_env, free_port, function_server, storage_emulator
+from tests.support.local_cloud import ROOT, emulator_env, function_server, storage_emulator
 
 MODELS_DIR = ROOT / MODELS_PREFIX
 PREFERRED_PORT = 8080
 
 
-def latest_version(models_dir: Path = MODELS_DIR) -> Path:
-    """The newest version under ``models_dir``, training one first if there is none."""
-    if not (models_dir / LATEST_POINTER).is_file():
-        print("No model yet: training one (python -m training.train)...", flush=True)
-        command = [sys.executable, "-m", "training.train", "--models-dir", str(models_dir)]
-        subprocess.run(command, cwd=ROOT, check=True)
+def served_version(models_dir: Path = MODELS_DIR, train: bool = False) -> Path:
+    """The folder of the version to serve: the promoted one, else the newest; a newly trained one when ``train``
+    or when there is neither."""
+    if not train:
+        for pointer in (PROMOTED_POINTER, LATEST_POINTER):
+            if (models_dir / pointer).is_file():
+                return models_dir / (models_dir / pointer).read_text().strip()
+    print("Training a version (python -m training.train, a few minutes)...", flush=True)
+    command = [sys.executable, "-m", "training.train", "--models-dir", str(models_dir)]
+    subprocess.run(command, cwd=ROOT, check=True)
     return models_dir / (models_dir / LATEST_POINTER).read_text().strip()
 
 
@@ -57,20 +65,21 @@ def main(argv: list[str] | None = None) -> None:
         "--models-dir",
         type=Path,
         default=MODELS_DIR,
-        help="serve the version this folder's LATEST names, training one there first if there is none "
-        "(default: models/; tests/docs points it at a tiny model)",
+        help="serve the version this folder's PROMOTED (else LATEST) names, training one there first if there is "
+        "none (default: models/; tests/docs points it at a tiny model)",
     )
+    parser.add_argument("--train", action="store_true", help="train a version first and serve it (make demo TRAIN=1)")
     args = parser.parse_args(argv)
     # Ctrl-C (even when started in the background, where SIGINT is ignored) and SIGTERM stop both servers.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    version_dir = latest_version(args.models_dir.resolve())
+    version_dir = served_version(args.models_dir.resolve(), args.train)
     with tempfile.TemporaryDirectory(prefix="demo-") as scratch:
         work = Path(scratch)
         with storage_emulator(work / "gcs") as emulator:
             urls = publish(version_dir, emulator, BUCKET)
             print(f"Published {version_dir.name} to the storage emulator at {emulator.url}: {urls['MODEL_URL']}")
-            port = PREFERRED_PORT if port_is_free(PREFERRED_PORT) else free_port()
+            port = PREFERRED_PORT if port_is_free(PREFERRED_PORT) else 0  # 0: any free port
             with function_server(emulator_env(emulator) | urls, work / "function", port=port) as server:
                 print(f"Function serving at {server.url} (logs: {server.log_path})")
                 show("One record (first request: loads the model from gs://)", server.url, example_record("uci-1"))

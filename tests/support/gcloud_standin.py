@@ -15,13 +15,21 @@
 
 Every call is appended to the state's ``calls``. ``fail_on`` (a list of subcommand words, e.g. ``update-traffic``)
 makes such calls fail, for the metrics-outage and gcloud-error paths.
+
+Two releases may call at once (a canary in flight and a dispatch that promotes it), as two real ``gcloud`` calls
+may against one service: each call holds an exclusive lock on ``<state>.lock`` while it reads and changes the
+state, and writes it by an atomic rename, so a reader never sees half a file and no call's change is lost.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 STATE_ENV = "GCLOUD_STANDIN_STATE"
@@ -33,8 +41,32 @@ def install(folder: Path, state_file: Path, state: dict | None = None) -> dict[s
     script = folder / "gcloud"
     script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).resolve()}" "$@"\n')
     script.chmod(0o755)
-    state_file.write_text(json.dumps(state or {"services": {}, "calls": [], "fail_on": []}, indent=2))
+    write_state(state_file, state or {"services": {}, "calls": [], "fail_on": []})
     return {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}", STATE_ENV: str(state_file)}
+
+
+def read_state(state_file: Path) -> dict:
+    """The state as the last completed call left it."""
+    return json.loads(state_file.read_text())
+
+
+def write_state(state_file: Path, state: dict) -> None:
+    """Replace the state at once: readers see the old file or the new one, never a part of it."""
+    with tempfile.NamedTemporaryFile("w", dir=state_file.parent, prefix=".state-", delete=False) as staged:
+        staged.write(json.dumps(state, indent=2))
+    os.replace(staged.name, state_file)
+
+
+@contextmanager
+def locked_state(state_file: Path) -> Iterator[dict]:
+    """The state, read and written back under an exclusive lock (one call at a time changes it)."""
+    with open(f"{state_file}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = read_state(state_file)
+        try:
+            yield state
+        finally:
+            write_state(state_file, state)
 
 
 def service_with(name: str, revisions: list[str], serving: str, labels: dict | None = None) -> dict:
@@ -141,10 +173,13 @@ def _describe_function(name: str, service: dict, flags: dict[str, str]) -> None:
 
 
 def main(args: list[str]) -> None:
-    path = Path(os.environ[STATE_ENV])
-    state = json.loads(path.read_text())
+    with locked_state(Path(os.environ[STATE_ENV])) as state:
+        _call(state, args)
+
+
+def _call(state: dict, args: list[str]) -> None:
+    """One gcloud call against ``state`` (changed in place; a failure still records the call)."""
     state["calls"].append(args)
-    path.write_text(json.dumps(state, indent=2))
     words, flags = _flags(args)
     if set(words) & set(state.get("fail_on", [])):
         _fail(f"{' '.join(words[:3])}: the stand-in was told to fail (UNAVAILABLE)")
@@ -159,7 +194,6 @@ def main(args: list[str]) -> None:
         _update_traffic(_service(state, name), flags)
     else:
         _fail(f"the stand-in does not know `gcloud {' '.join(words)}`")
-    path.write_text(json.dumps(state, indent=2))
 
 
 if __name__ == "__main__":

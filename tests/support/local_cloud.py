@@ -6,25 +6,19 @@ this module; nothing here mocks a client or the framework.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 BIN_DIR = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
@@ -44,12 +38,23 @@ def wait_for_http(url: str, timeout: float, process: subprocess.Popen | None = N
 
 
 class Server:
-    """A subprocess serving HTTP on loopback; stops on ``stop()`` or at context exit."""
+    """A subprocess serving HTTP on loopback; stops on ``stop()`` or at context exit.
 
-    def __init__(self, command: list[str], port: int, env: Mapping[str, str], cwd: Path, ready_path: str = "/"):
-        self.command, self.port, self.env, self.cwd, self.ready_path = command, port, dict(env), cwd, ready_path
+    ``command(port)`` is the command line for a port. The first start asks for port 0: the kernel picks a free
+    one as the server binds it, and the server's listening socket tells which, so no other process can take it
+    in between. A restart comes back on the same port (as does a first start given a ``port``)."""
+
+    def __init__(
+        self,
+        command: Callable[[int], list[str]],
+        env: Mapping[str, str],
+        cwd: Path,
+        ready_path: str = "/",
+        port: int = 0,
+    ) -> None:
+        self.command, self.env, self.cwd, self.ready_path, self.port = command, dict(env), cwd, ready_path, port
         self.process: subprocess.Popen | None = None
-        self.log_path = cwd / f"server-{port}.log"
+        self.log_path = cwd / "server.log"
 
     @property
     def url(self) -> str:
@@ -59,11 +64,37 @@ class Server:
         self.cwd.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            self.command, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(self.port),
+            env=self.env,
+            cwd=self.cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
-        wait_for_http(self.url + self.ready_path, timeout, self.process)
+        deadline = time.monotonic() + timeout
+        self.port = self._listening_port(deadline)
+        wait_for_http(self.url + self.ready_path, deadline - time.monotonic(), self.process)
         return self
+
+    def _listening_port(self, deadline: float) -> int:
+        """The loopback port the process (or a process it started) listens on, once it does."""
+        import psutil
+
+        process, program = psutil.Process(self.process.pid), self.command(self.port)[0]
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{program} exited with {self.process.returncode}: {self.output()}")
+            ports = set()
+            for member in [process, *process.children(recursive=True)]:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    ports |= {c.laddr.port for c in member.net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+            if len(ports) > 1:
+                raise RuntimeError(f"{program} listens on several ports: {sorted(ports)}")
+            if ports:
+                return ports.pop()
+            time.sleep(0.05)
+        raise TimeoutError(f"{program} listened on no port in time: {self.output()[-2000:]}")
 
     def stop(self, timeout: float = 10) -> int | None:
         if self.process is None or self.process.poll() is not None:
@@ -86,12 +117,11 @@ class Server:
         self.stop()
 
 
-def storage_emulator(data_dir: Path, port: int | None = None) -> Server:
+def storage_emulator(data_dir: Path) -> Server:
     """gcp-storage-emulator storing on disk under ``data_dir`` (so a restart keeps the objects)."""
-    port = port or free_port()
     env = os.environ | {"STORAGE_BASE": str(data_dir)}
-    command = [str(BIN_DIR / "gcp-storage-emulator"), "start", "--host=127.0.0.1", f"--port={port}", "--quiet"]
-    return Server(command, port, env, data_dir, ready_path="/storage/v1/b")
+    command = [str(BIN_DIR / "gcp-storage-emulator"), "start", "--host=127.0.0.1", "--quiet"]
+    return Server(lambda port: [*command, f"--port={port}"], env, data_dir, ready_path="/storage/v1/b")
 
 
 def emulator_env(emulator: Server) -> dict[str, str]:
@@ -106,15 +136,18 @@ next instead of staying resident in another thread's arena (measured: 8 concurre
 lower, and the instance settles ~75 MB lower)."""
 
 
-def function_server(env: Mapping[str, str], work_dir: Path, port: int | None = None, threads: int = 8) -> Server:
+def functions_framework(port: int) -> list[str]:
     """`functions-framework --target predict` on ``functions/main.py``, as Cloud Functions runs it."""
-    port = port or free_port()
-    command = [
+    return [
         str(BIN_DIR / "functions-framework"),
         "--target=predict",
         f"--source={FUNCTIONS_DIR / 'main.py'}",
         "--host=127.0.0.1",
         f"--port={port}",
     ]
+
+
+def function_server(env: Mapping[str, str], work_dir: Path, threads: int = 8, port: int = 0) -> Server:
+    """The function served by functions-framework (gunicorn, ``threads`` threads) in ``work_dir``."""
     full_env = os.environ | PROCESS_ENV | {"PYTHONUNBUFFERED": "1", "THREADS": str(threads)} | dict(env)
-    return Server(command, port, full_env, work_dir, ready_path="/healthz")
+    return Server(functions_framework, full_env, work_dir, ready_path="/healthz", port=port)

@@ -6,7 +6,7 @@ import json
 import os
 import urllib.request
 
-from tests.support.local_cloud import ROOT, Server, free_port
+from tests.support.local_cloud import ROOT, Server
 
 MLFLOW = ROOT / ".venv-mlflow" / "bin" / "mlflow"
 
@@ -14,18 +14,11 @@ MLFLOW = ROOT / ".venv-mlflow" / "bin" / "mlflow"
 def test_mlflow_ui_serves_its_page_and_the_training_runs(tiny_run, tmp_path):
     config, result = tiny_run
     assert MLFLOW.is_file(), "`make test` installs .venv-mlflow first (the Makefile's mlflow-ui environment)"
-    port = free_port()
-    command = [
-        str(MLFLOW),
-        "ui",
-        "--backend-store-uri",
-        config.tracking_uri,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    ui = Server(command, port, os.environ, tmp_path).start(timeout=180)  # slow to start on a busy machine
+
+    def command(port: int) -> list[str]:
+        return [str(MLFLOW), "ui", "--backend-store-uri", config.tracking_uri, "--host=127.0.0.1", f"--port={port}"]
+
+    ui = Server(command, os.environ, tmp_path).start(timeout=180)  # slow to start on a busy machine
     try:
         with urllib.request.urlopen(ui.url + "/", timeout=30) as page:
             assert page.status == 200

@@ -13,7 +13,8 @@ import pytest
 
 from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, PREP_FILE, VERSION_FILES
 from tests.support.local_cloud import emulator_env, storage_emulator
-from training.release.gate import QUALITY_GATE, check_quality_gate
+from training.config import BASELINE, BASELINE_MARGIN, QUALITY_GATE
+from training.release.gate import check_quality_gate
 from training.release.publish import PublishError, object_name, publish_version
 
 ALL_FILES = (*VERSION_FILES, MANIFEST_FILE)
@@ -134,21 +135,47 @@ def _fairness(air_by_group: dict[str, tuple[float, int]], attribute: str = "SEX"
     return {"attributes": [{"attribute": attribute, "gated": gated, "groups": groups}]}
 
 
+VALIDATION = {"validation": {"roc_auc": 0.780}, "baselines_validation": {BASELINE: {"roc_auc": 0.781}}}
+"""Validation ROC-AUC 0.001 below the baseline's: within the margin."""
+COMMITTED = {"lineage": {"code": {"commit": "a" * 40, "clean": True, "changed_files": []}}}
+
+
 def test_quality_gate_thresholds():
     fair = _fairness({"male": (0.93, 2400), "female": (1.0, 3600)})
-    good = {"metrics": {"test": {"roc_auc": 0.78, "brier": 0.135, "ece": 0.01}}, "fairness": fair}
-    assert check_quality_gate(good) == []
-    bad = {"metrics": {"test": {"roc_auc": 0.77, "brier": 0.135}}, "fairness": fair}
+    good = {"metrics": {"test": {"roc_auc": 0.78, "brier": 0.135, "ece": 0.01}, **VALIDATION}, "fairness": fair}
+    assert check_quality_gate(good | COMMITTED) == []
+    bad = {"metrics": {"test": {"roc_auc": 0.77, "brier": 0.135}, **VALIDATION}, "fairness": fair} | COMMITTED
     failures = check_quality_gate(bad)
     assert len(failures) == 2 and "roc_auc = 0.7700" in failures[0] and "ece is missing" in failures[1]
     assert QUALITY_GATE == {"roc_auc": (">=", 0.775), "brier": ("<=", 0.137), "ece": ("<=", 0.02)}
 
 
 def test_the_four_fifths_rule_gates_protected_groups_of_100_rows_or_more():
-    metrics = {"metrics": {"test": {"roc_auc": 0.78, "brier": 0.135, "ece": 0.01}}}
+    metrics = {"metrics": {"test": {"roc_auc": 0.78, "brier": 0.135, "ece": 0.01}, **VALIDATION}} | COMMITTED
     unfair = _fairness({"under 25": (0.79, 541), "25-34": (1.0, 2518), "62+": (0.5, 46)}, "age band")
     (failure,) = check_quality_gate(metrics | {"fairness": unfair})
     assert "age band group 'under 25' (541 test rows) has an adverse-impact ratio of 0.790, below 0.8" in failure
     reported_only = _fairness({"others": (0.5, 2000), "university": (1.0, 2774)}, "EDUCATION", gated=False)
     assert check_quality_gate(metrics | {"fairness": reported_only}) == []
     assert "no fairness report" in check_quality_gate(metrics)[0]
+
+
+def test_a_model_more_than_the_margin_below_the_baseline_on_validation_is_refused():
+    fair = _fairness({"male": (0.93, 2400), "female": (1.0, 3600)})
+    test = {"roc_auc": 0.78, "brier": 0.135, "ece": 0.01}
+    for served, refused in ((0.7830, False), (0.7790, False), (0.7785, True)):
+        figures = {"validation": {"roc_auc": served}, "baselines_validation": {BASELINE: {"roc_auc": 0.7809}}}
+        failures = check_quality_gate({"metrics": {"test": test, **figures}, "fairness": fair} | COMMITTED)
+        assert bool(failures) == refused, (served, failures)
+    (failure,) = failures
+    assert f"more than {BASELINE_MARGIN} below {BASELINE}'s 0.7809" in failure
+
+
+def test_a_version_without_a_commit_or_trained_from_uncommitted_changes_is_refused():
+    fair = _fairness({"male": (0.93, 2400), "female": (1.0, 3600)})
+    passing = {"metrics": {"test": {"roc_auc": 0.78, "brier": 0.135, "ece": 0.01}, **VALIDATION}, "fairness": fair}
+    (no_lineage,) = check_quality_gate(passing)
+    assert "names no commit" in no_lineage
+    dirty = {"code": {"commit": "b" * 40, "clean": False, "changed_files": ["training/model.py"]}}
+    (uncommitted,) = check_quality_gate(passing | {"lineage": dirty})
+    assert "does not hold (training/model.py)" in uncommitted

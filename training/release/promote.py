@@ -22,30 +22,24 @@ from pathlib import Path
 
 import numpy as np
 
-from default_risk.artifacts import LATEST_POINTER, MANIFEST_FILE, MODELS_PREFIX, sha256_hex
+from default_risk.artifacts import (
+    LATEST_POINTER,
+    MANIFEST_FILE,
+    MODELS_PREFIX,
+    PROMOTED_POINTER,
+    NotDeclared,
+    declared_version,
+    sha256_hex,
+)
 from default_risk.contract import probe_rows
 from default_risk.preprocessing import UnsupportedPreprocessor
 from default_risk.version import served_version
 from training.release.gate import gate_refusal
 from training.release.publish import PublishError, read_version_files, resolve_version_dir
 
-PROMOTED_POINTER = "PROMOTED"
-"""A text file in the models folder naming the version main declares; committed."""
-
 
 class PromotionError(ValueError):
     """The version cannot be promoted or deployed; the message says why."""
-
-
-def declared_version(models_dir: Path) -> str:
-    """The version ``models_dir/PROMOTED`` names."""
-    pointer = models_dir / PROMOTED_POINTER
-    if not pointer.is_file():
-        raise PromotionError(f"{pointer} does not exist: no version is promoted yet (run `make promote`)")
-    version = pointer.read_text().strip()
-    if not version:
-        raise PromotionError(f"{pointer} is empty: it must name a version folder under {models_dir}")
-    return version
 
 
 def vet_version(models_dir: Path, version: str | None) -> str:
@@ -98,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             version = promote(args.models_dir, args.version)
             print(f"promoted {version}: {args.models_dir / PROMOTED_POINTER} names it", file=sys.stderr)
-    except PromotionError as error:
+    except (PromotionError, NotDeclared) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(f"MODEL_VERSION={version}")

@@ -39,7 +39,7 @@ def ks_statistic(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.max(tpr - fpr))
 
 
-def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+def quality(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """The threshold-free metrics of probabilities ``p`` for 0/1 outcomes ``y``."""
     clipped = np.clip(p, 1e-7, 1 - 1e-7)
     return {
