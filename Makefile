@@ -12,7 +12,7 @@ ifneq ($(SHARED_DATA),)
 export UCI_CREDIT_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: help venv lock demo train reproduce promote model-card drift monitoring-sql browser graphviz diagram test lint infra-check bench reliability mlflow-ui clean
+.PHONY: help venv lock demo train reproduce promote model-card drift infra-contract monitoring-sql browser graphviz diagram test lint infra-check bench reliability mlflow-ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -94,6 +94,9 @@ promote: $(STAMP)  ## VERSION=v... (default: models/LATEST) passes the quality g
 drift: $(STAMP)  ## DATA=FILE: PSI of a portfolio's score and fields against the promoted version (VERSION=... another)
 	@test -n "$(DATA)" || { echo "make drift: set DATA=FILE (a CSV or UCI spreadsheet of accounts)"; exit 3; }
 	$(PY) -m training.drift --data "$(DATA)" $(if $(VERSION),--version $(VERSION))
+
+infra-contract: $(STAMP)  ## infra/contract.tf.json (the contract's facts Terraform reads: bands, arguments, limits, log names)
+	$(PY) -m training.release.infra_contract
 
 monitoring-sql: $(STAMP)  ## infra/sql/ (the BigQuery stability SQL) from the contract and the committed manifests
 	$(PY) -m training.release.monitoring_sql

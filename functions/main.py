@@ -1,15 +1,15 @@
 """The Cloud Functions entry point (``--entry-point=predict``, deployed with ``--source=functions``).
 
-Everything else lives in the ``default_risk`` package beside this file: ``default_risk.app`` is the API.
+Everything else lives in the ``default_risk`` package beside this file: ``default_risk.protocols.http`` routes it.
 """
 
 import flask
 import functions_framework
 
-from default_risk.app import handle
+from default_risk.protocols.http import handle
 
 
 @functions_framework.http
 def predict(request: flask.Request) -> flask.Response:
-    """Score credit-card customers' probability of default next month (routes, errors and logs: ``app``)."""
+    """Score credit-card customers' probability of default next month (routes, errors, logs: ``protocols.http``)."""
     return handle(request)

@@ -1,5 +1,5 @@
 # BigQuery remote functions: `SELECT default_risk(limit_bal, sex, ...) FROM accounts` sends the rows,
-# in batches of at most var.bigquery_max_batching_rows, to the scoring function (functions/default_risk/bigquery.py);
+# in batches of at most var.bigquery_max_batching_rows, to the scoring function (functions/default_risk/protocols/bigquery.py);
 # `default_risk_reasons(...)`, with the same arguments, returns each row's risk band and reasons as JSON
 # through the same function (its user_defined_context says mode explain).
 #
@@ -7,17 +7,11 @@
 # exist: the routine points at the function's fixed URL, and the deploy binds the connection's service account
 # as invoker of that one service (see the end of this file).
 
-locals {
-  # The routine's arguments, in order: features.FEATURE_NAMES in lower case. BigQuery passes each row's
-  # arguments in this order, so tests/bigquery/test_routine.py proves it equals the Python contract.
-  default_risk_arguments = [
-    "limit_bal", "sex", "education", "marriage", "age",
-    "pay_0", "pay_2", "pay_3", "pay_4", "pay_5", "pay_6",
-    "bill_amt1", "bill_amt2", "bill_amt3", "bill_amt4", "bill_amt5", "bill_amt6",
-    "pay_amt1", "pay_amt2", "pay_amt3", "pay_amt4", "pay_amt5", "pay_amt6",
-  ]
+# The routine's arguments, in order, are local.default_risk_arguments: the contract's FEATURE_NAMES in lower case,
+# generated into contract.tf.json. BigQuery passes each row's arguments in this order.
 
-  # Two routines on one function, told apart by their user_defined_context (functions/default_risk/bigquery.py MODES).
+locals {
+  # Two routines on one function, told apart by their user_defined_context (functions/default_risk/protocols/bigquery.py MODES).
   remote_routines = {
     default_risk = {
       returns           = "FLOAT64"
@@ -29,7 +23,7 @@ locals {
       returns           = "JSON"
       mode              = "explain"
       max_batching_rows = var.bigquery_explain_max_batching_rows
-      description       = "The account's probability of default, risk band (B01 lowest risk .. B10) and up to four adverse-action reasons (code, group, contribution, sentence), as JSON, from the ${local.function_name} Cloud Function. Same arguments as default_risk."
+      description       = "The account's probability of default, risk band (lowest risk first), score in points (the version's scorecard scale) and up to four adverse-action reasons (code, group, contribution, sentence), as JSON, from the ${local.function_name} Cloud Function. Same arguments as default_risk."
     }
   }
 

@@ -5,10 +5,10 @@ locals {
 
   labels = merge({ app = var.name_prefix, managed-by = "terraform" }, var.labels)
 
-  # The function's structured request log (functions/default_risk/telemetry.py): one entry per request. The test
-  # tests/infra/test_log_contract.py runs the function's logging and checks this filter against it.
-  request_log_message = "prediction_request"
-  request_log_filter  = <<-EOT
+  # The function's structured request log (functions/default_risk/contract/telemetry.py, whose message name is
+  # local.request_log_message of contract.tf.json): one entry per request. The test tests/infra/test_log_contract.py
+  # runs the function's logging and checks this filter against it.
+  request_log_filter = <<-EOT
     resource.type="cloud_run_revision"
     resource.labels.service_name="${local.function_name}"
     jsonPayload.message="${local.request_log_message}"

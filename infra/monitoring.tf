@@ -1,5 +1,5 @@
 # Log-based metrics over the function's request log (see local.request_log_filter). Each extracts a
-# jsonPayload field that functions/default_risk/telemetry.py names; tests/infra/test_log_contract.py checks that
+# jsonPayload field that functions/default_risk/contract/telemetry.py names; tests/infra/test_log_contract.py checks that
 # against log lines the function really writes.
 
 resource "google_logging_metric" "latency" {
@@ -17,7 +17,7 @@ resource "google_logging_metric" "latency" {
     labels {
       key         = "outcome"
       value_type  = "STRING"
-      description = "Outcome of the request (functions/default_risk/telemetry.py); \"ok\" is a success."
+      description = "Outcome of the request (functions/default_risk/contract/telemetry.py); \"ok\" is a success."
     }
   }
 
@@ -50,7 +50,7 @@ resource "google_logging_metric" "requests" {
     labels {
       key         = "outcome"
       value_type  = "STRING"
-      description = "Outcome of the request (functions/default_risk/telemetry.py); \"ok\" is a success."
+      description = "Outcome of the request (functions/default_risk/contract/telemetry.py); \"ok\" is a success."
     }
     labels {
       key         = "status_code"
@@ -156,8 +156,7 @@ resource "google_logging_metric" "band_records" {
 }
 
 locals {
-  # The risk bands of functions/default_risk/stability.py (BAND_LABELS); tests/infra/test_log_contract.py checks.
-  risk_bands = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10"]
+  # The risk bands are local.risk_bands of contract.tf.json (BAND_LABELS of functions/default_risk/contract/bands.py).
   # The bands' metrics are BAND_METRIC_PREFIX + band in lower case; the dashboard charts their PromQL sums
   # (logging.googleapis.com/user/NAME is logging_googleapis_com:user_NAME, a distribution's sum is NAME_sum).
   band_metric_prefix = "prediction_band_records_"
@@ -176,6 +175,7 @@ resource "google_monitoring_dashboard" "service" {
     # The bands are the validation scores' deciles: each holds a tenth of the reference population.
     band_reference_share = 1 / length(local.risk_bands)
     band_metric_prefix   = local.band_metric_prefix
+    risk_bands           = local.risk_bands
   })
 
   depends_on = [google_project_service.enabled]

@@ -302,23 +302,23 @@ variable "bigquery_location" {
 }
 
 variable "bigquery_max_batching_rows" {
-  description = "Most rows BigQuery sends to the function in one request. Larger batches mean fewer requests and less per-request overhead, but more memory and latency per request; the function accepts at most 10000 per request (functions/default_risk/api.py MAX_INSTANCES)."
+  description = "Most rows BigQuery sends to the function in one request. Larger batches mean fewer requests and less per-request overhead, but more memory and latency per request; the function accepts at most 10000 per request (functions/default_risk/contract/limits.py MAX_INSTANCES)."
   type        = number
   default     = 5000
 
   validation {
-    condition     = var.bigquery_max_batching_rows >= 1 && var.bigquery_max_batching_rows <= 10000 && floor(var.bigquery_max_batching_rows) == var.bigquery_max_batching_rows
+    condition     = var.bigquery_max_batching_rows >= 1 && var.bigquery_max_batching_rows <= local.max_instances && floor(var.bigquery_max_batching_rows) == var.bigquery_max_batching_rows
     error_message = "bigquery_max_batching_rows must be a whole number from 1 to 10000 (the most rows the function accepts in one request)."
   }
 }
 
 variable "bigquery_explain_max_batching_rows" {
-  description = "Most rows BigQuery sends to the function in one request of default_risk_reasons. Each explained row costs 64 model evaluations; the function explains at most 1000 rows per request (functions/default_risk/explain.py MAX_EXPLAIN_INSTANCES)."
+  description = "Most rows BigQuery sends to the function in one request of default_risk_reasons. Each explained row costs 64 model evaluations; the function explains at most 1000 rows per request (functions/default_risk/contract/limits.py MAX_EXPLAIN_INSTANCES)."
   type        = number
   default     = 500
 
   validation {
-    condition     = var.bigquery_explain_max_batching_rows >= 1 && var.bigquery_explain_max_batching_rows <= 1000 && floor(var.bigquery_explain_max_batching_rows) == var.bigquery_explain_max_batching_rows
+    condition     = var.bigquery_explain_max_batching_rows >= 1 && var.bigquery_explain_max_batching_rows <= local.max_explain_instances && floor(var.bigquery_explain_max_batching_rows) == var.bigquery_explain_max_batching_rows
     error_message = "bigquery_explain_max_batching_rows must be a whole number from 1 to 1000 (the most rows the function explains in one request)."
   }
 }

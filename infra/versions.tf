@@ -1,6 +1,6 @@
 terraform {
-  # 1.5 brings `check` blocks and `import` blocks; output preconditions need 1.2.
-  required_version = ">= 1.5"
+  # 1.9: variable validations may read locals (the contract's limits, generated into contract.tf.json).
+  required_version = ">= 1.9"
 
   required_providers {
     google = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from default_risk.artifacts import MODELS_PREFIX
+from default_risk.contract.artifacts import MODELS_PREFIX
 
 QUALITY_GATE: dict[str, tuple[str, float]] = {
     "roc_auc": (">=", 0.775),
@@ -47,7 +47,7 @@ class TrainConfig:
     val_size: float = 0.2
     """Share of the training part held out for validation."""
     feature_sets: tuple[str, ...] = ("fields", "fields+derived")
-    """Candidate feature sets, from ``default_risk.model_inputs.FEATURE_SETS``."""
+    """Candidate feature sets, from ``default_risk.contract.model_inputs.FEATURE_SETS``."""
     preprocessings: tuple[str, ...] = ("standard-onehot-arcsinh",)
     """Candidate preprocessings, from ``PREPROCESSINGS`` (``standard`` lost every comparison so far: 0.7725
     against 0.7830 validation ROC-AUC for version v49be20b88113)."""

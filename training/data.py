@@ -3,7 +3,7 @@
 Reads UCI's spreadsheet (``.xls`` with two header rows, or the official ``.zip`` holding it), a
 CSV with UCI's column names, and the popular Kaggle copy ``UCI_Credit_Card.csv`` (target named
 ``default.payment.next.month``). Every value is checked against the feature contract in
-``functions/default_risk/contract.py``; a bad file raises ``DataError`` with one message naming the problem,
+``functions/default_risk/contract/fields.py``; a bad file raises ``DataError`` with one message naming the problem,
 the column and the row.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from default_risk.contract import FEATURE_NAMES, FEATURES, MODEL_FIELDS, TARGET
+from default_risk.contract.fields import FEATURE_NAMES, FEATURES, MODEL_FIELDS, TARGET
 
 DATA_ENV = "UCI_CREDIT_DATA"
 """Environment variable pointing the default source at a local copy (tests and CI use it)."""

@@ -5,7 +5,7 @@
 
 Scores the file's accounts with the version (default: the promoted one), then prints the population
 stability index of the score and the characteristic stability index of every model field against the
-reference the version's manifest holds (``default_risk.stability``: the same bins and formula as the
+reference the version's manifest holds (``default_risk.contract.bands``: the same bins and formula as the
 function's log counts and the BigQuery SQL), each with its band: below 0.1 stable, 0.1 to 0.25 watch,
 above 0.25 act. Saves ``reports/<version>/drift.png`` (reference against current shares of the score and of
 the worst fields) and logs the figures to MLflow as a child of the version's training run.
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from default_risk.artifacts import MODELS_PREFIX, NotDeclared, declared_version
-from default_risk.contract import FEATURE_NAMES
-from default_risk.stability import ACT, STABLE, WATCH, Bins, psi_of, verdict
-from default_risk.version import ServedVersion, read_local_version
+from default_risk.contract.artifacts import MODELS_PREFIX, NotDeclared, declared_version
+from default_risk.contract.bands import ACT, PSI_ACT, PSI_WATCH, STABLE, WATCH, Bins, psi_of, verdict
+from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.model.version import ServedVersion, read_local_version
 
 MIN_ROWS = 100
 """Fewer accounts than this give shares too noisy for a PSI to mean anything."""
@@ -78,7 +78,8 @@ def table(report: list[Characteristic], version: str, rows: int) -> str:
     lines = [f"population stability of {rows:,} accounts against version {version}'s reference", ""]
     lines.append(f"{'characteristic':<24}{'PSI':>10}  band")
     lines += [f"{c.name:<24}{c.psi:>10.4f}  {c.verdict}" for c in report]
-    lines += ["", "bands: below 0.1 stable, 0.1 to 0.25 watch, above 0.25 act", f"worst: {worst_verdict(report)}"]
+    bands = f"bands: below {PSI_WATCH} stable, {PSI_WATCH} to {PSI_ACT} watch, above {PSI_ACT} act"
+    lines += ["", bands, f"worst: {worst_verdict(report)}"]
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-from default_risk.artifacts import (
+from default_risk.contract.artifacts import (
     KERAS_FILE,
     LATEST_POINTER,
     MANIFEST_FILE,
@@ -36,7 +36,7 @@ from default_risk.artifacts import (
     sha256_hex,
     version_from_hashes,
 )
-from default_risk.contract import (
+from default_risk.contract.fields import (
     ELDERLY_AGE,
     FEATURE_NAMES,
     FEATURES_BY_NAME,
@@ -46,9 +46,9 @@ from default_risk.contract import (
     contract_as_dict,
     probe_rows,
 )
-from default_risk.model_inputs import FEATURE_SETS, model_inputs, probe_sums
-from default_risk.preprocessing import UnsupportedPreprocessor, load_preprocessor
-from default_risk.scorer import Scorer
+from default_risk.contract.model_inputs import FEATURE_REVISION, FEATURE_SETS, model_inputs, probe_sums
+from default_risk.model.preprocessing import UnsupportedPreprocessor, load_preprocessor
+from default_risk.model.scorer import Scorer
 from training.model import predict
 
 PARITY_TOLERANCE = 1e-5
@@ -159,6 +159,7 @@ def serving_section(feature_set: str, fields: dict) -> dict:
         "feature_order": list(FEATURE_NAMES),
         "contract": contract_as_dict(),
         "feature_set": feature_set,
+        "feature_revision": FEATURE_REVISION,
         "model_inputs": list(FEATURE_SETS[feature_set]),
         "model_inputs_probe_sums": probe_sums(feature_set),
         **fields,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from default_risk.contract import ELDERLY_AGE, FEATURE_NAMES
+from default_risk.contract.fields import ELDERLY_AGE, FEATURE_NAMES
 from training.config import AIR_LIMIT, MIN_GROUP_ROWS
 from training.metrics import expected_calibration_error
 

@@ -1,8 +1,8 @@
 """The preprocessors model selection chooses among, built from scikit-learn's own classes only.
 
-Each takes the model input columns of a feature set (``default_risk.model_inputs.FEATURE_SETS``) and is
+Each takes the model input columns of a feature set (``default_risk.contract.model_inputs.FEATURE_SETS``) and is
 saved as ``prep.joblib``. The function applies it without scikit-learn, so each is made only of the
-components ``default_risk.preprocessing`` knows (``COMPONENTS``; ``np.arcsinh`` is a numpy ufunc, which
+components ``default_risk.model.preprocessing`` knows (``COMPONENTS``; ``np.arcsinh`` is a numpy ufunc, which
 pickles by reference); the export proves the function's result equal to scikit-learn's.
 """
 
@@ -13,8 +13,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from default_risk.contract import FEATURES_BY_NAME
-from default_risk.model_inputs import FEATURE_SETS
+from default_risk.contract.fields import FEATURES_BY_NAME
+from default_risk.contract.model_inputs import FEATURE_SETS
 from training.config import PREPROCESSINGS
 
 

@@ -13,11 +13,14 @@ import json
 import sys
 from pathlib import Path
 
-from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX, NotDeclared, declared_version
-from default_risk.contract import FEATURES, FEATURES_BY_NAME
-from default_risk.model_inputs import DERIVED_FEATURES
-from default_risk.reasons import GROUPS, MAX_REASONS
-from default_risk.stability import PSI_ACT, PSI_WATCH
+import numpy as np
+
+from default_risk.contract.artifacts import MANIFEST_FILE, MODELS_PREFIX, NotDeclared, declared_version
+from default_risk.contract.bands import PSI_ACT, PSI_WATCH
+from default_risk.contract.fields import FEATURES, FEATURES_BY_NAME
+from default_risk.contract.model_inputs import DERIVED_FEATURES
+from default_risk.contract.points import PROBABILITY_FLOOR, ScoreScale
+from default_risk.contract.reasons import GROUPS, MAX_REASONS
 from training.config import AIR_LIMIT, BASELINE, BASELINE_MARGIN, MIN_GROUP_ROWS, QUALITY_GATE
 
 DEFAULT_OUTPUT = Path("docs/model_card.md")
@@ -119,7 +122,7 @@ def _fields(manifest: dict) -> list[str]:
         f"`{model['feature_set']}`"
         + (
             f" it also derives {len(DERIVED_FEATURES)} features from them (`{'`, `'.join(DERIVED_FEATURES)}`; "
-            "definitions in `functions/default_risk/model_inputs.py`)."
+            "definitions in `functions/default_risk/contract/model_inputs.py`)."
             if model["feature_set"] != "fields"
             else "."
         ),
@@ -279,18 +282,32 @@ def _fairness(manifest: dict) -> list[str]:
 
 def _bands_and_reasons(manifest: dict) -> list[str]:
     bands = manifest["serving"]["bands"]["table"]
-    rows = [
-        [b["band"], f"{b['low']:.4f}", f"{b['high']:.4f}", f"{b['test_rows']:,}", _f(b["observed_default_rate"], 3)]
-        for b in bands
-    ]
+    scale = ScoreScale.from_dict(manifest["serving"]["score_scale"])
+    rows = []
+    for b in bands:
+        highest, lowest = scale.points(np.array([b["low"], b["high"]]))
+        rows.append(
+            [
+                b["band"],
+                f"{b['low']:.4f}",
+                f"{b['high']:.4f}",
+                f"{lowest:.0f}",
+                f"{highest:.0f}" if b["low"] > 0 else f"{highest:.0f} (p held at {PROBABILITY_FLOOR:g})",
+                f"{b['test_rows']:,}",
+                _f(b["observed_default_rate"], 3),
+            ]
+        )
     reasons = [[g.code, g.title, ", ".join(f"`{f}`" for f in g.fields), g.sentence(EXAMPLE)] for g in GROUPS]
     explanation = manifest["serving"]["explanation"]
     return [
         "## Risk bands",
         "",
-        "Deciles of the validation scores; every prediction carries its band (`risk_band`).",
+        "Deciles of the validation scores; every prediction carries its band (`risk_band`) and its score in points "
+        f"(`score`): {scale.base_points:g} points at odds of {scale.base_odds:g} to 1 (repaid to defaulted), "
+        f"{scale.points_to_double_odds:g} more for each doubling of the odds, so points = "
+        f"{scale.offset:.4f} + {scale.factor:.4f} ln((1 - p) / p); higher is lower risk.",
         "",
-        *_table(["band", "from p", "to p", "test rows", "observed default rate"], rows),
+        *_table(["band", "from p", "to p", "from points", "to points", "test rows", "observed default rate"], rows),
         "",
         "## Reasons (`POST /explain`)",
         "",

@@ -28,9 +28,9 @@ from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from default_risk.artifacts import MANIFEST_FILE
-from default_risk.contract import FEATURE_NAMES, FEATURES_BY_NAME, PROTECTED_FIELDS
-from default_risk.model_inputs import model_inputs
+from default_risk.contract.artifacts import MANIFEST_FILE
+from default_risk.contract.fields import FEATURE_NAMES, FEATURES_BY_NAME, PROTECTED_FIELDS
+from default_risk.contract.model_inputs import model_inputs
 from training import metrics
 from training.baselines import fit_baselines
 from training.config import TrainConfig

@@ -10,6 +10,8 @@ reference, and the explanation reference.
   (amounts) or the most common value (codes) among the training split's customers who did not default.
   Contributions then say how a customer differs from them; one reference record costs one model call per
   coalition (a background of k rows would cost k).
+- **Score scale**: the points scale of ``contract.points.SCALE``, recorded so that the version's points never
+  change.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from default_risk.contract import FEATURE_NAMES, FEATURES_BY_NAME, MODEL_FIELDS
-from default_risk.reasons import groups_as_dict
-from default_risk.scorer import Scorer
-from default_risk.stability import BAND_LABELS, BANDS, band_indices, code_bins, numeric_bins, score_bins
+from default_risk.contract.bands import BAND_LABELS, BANDS, band_indices, code_bins, numeric_bins, score_bins
+from default_risk.contract.fields import FEATURE_NAMES, FEATURES_BY_NAME, MODEL_FIELDS
+from default_risk.contract.points import SCALE
+from default_risk.contract.reasons import groups_as_dict
+from default_risk.model.scorer import Scorer
 
 if TYPE_CHECKING:
     from training.split import Split
@@ -97,6 +100,7 @@ def serving_fields(scorer: Scorer, split: Split) -> dict:
     edges = score_edges(p_val)
     reference = explanation_reference(split.x_train, split.y_train)
     return {
+        "score_scale": SCALE.as_dict(),
         "bands": {"edges": edges, "labels": list(BAND_LABELS), "table": band_table(edges, p_test, split.y_test)},
         "stability": stability_reference(edges, p_val, split.x_train),
         "explanation": {

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX, VERSION_FILES, declared_version
-from default_risk.version import read_local_version
+from default_risk.contract.artifacts import MANIFEST_FILE, MODELS_PREFIX, VERSION_FILES, declared_version
+from default_risk.model.version import read_local_version
 from training import pipeline
 from training.lineage import code_state, config_from_dict, git
 from training.train import run_training

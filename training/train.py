@@ -18,7 +18,7 @@ from pathlib import Path
 
 import mlflow
 
-from default_risk.model_inputs import FEATURE_SETS
+from default_risk.contract.model_inputs import FEATURE_SETS
 from training import pipeline
 from training.config import PREPROCESSINGS, TARGETS, TrainConfig
 from training.data import DataError

@@ -1,8 +1,11 @@
 """Credit-card default-risk scoring: the serving package deployed as the Cloud Function.
 
-``contract`` (the input fields), ``artifacts`` (a model version's files and integrity), ``preprocessing``
-and ``scorer`` (a version applied with numpy and LiteRT), ``model_store`` (loaded once per instance),
-``validation`` (requests against the contract), ``service`` (scoring), ``api``, ``app``, ``bigquery``,
-``openapi`` and ``docs_page`` (the HTTP surface), ``telemetry`` (the structured logs). Imports nothing
-heavy: the model loads on the first request.
+Four layers, each importing only the ones below it:
+
+- ``contract``: fields, model inputs, bands, reasons, artifacts, limits and log names (training imports it too);
+- ``model``: a version loaded once per instance and applied with numpy and LiteRT;
+- ``service``: validated records scored and explained;
+- ``protocols``: bytes in, bytes out (HTTP routes, BigQuery calls, OpenAPI, the request's log line).
+
+``functions/main.py`` is the entry point. Nothing heavy is imported here: the model loads on the first request.
 """

@@ -29,8 +29,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from default_risk.artifacts import KERAS_FILE, LATEST_POINTER, MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
-from default_risk.contract import FEATURE_NAMES
+from default_risk.contract.artifacts import (
+    KERAS_FILE,
+    LATEST_POINTER,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    MODELS_PREFIX,
+    PREP_FILE,
+)
+from default_risk.contract.fields import FEATURE_NAMES
 from tests.support.gcs import BUCKET, publish
 from tests.support.http import post_json
 from tests.support.local_cloud import (
@@ -184,7 +191,7 @@ def explain_rows(
 
 def shap_timings(version: Path, bodies: dict[str, Path]) -> tuple[float, float]:
     """shap's exact explainer on the benchmark's first record (p50 of 20) and on its first 1,000 (one run), ms."""
-    from default_risk.version import read_local_version
+    from default_risk.model.version import read_local_version
     from tests.support.shap_reference import shap_values
 
     served = read_local_version(version)

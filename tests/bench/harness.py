@@ -49,9 +49,9 @@ def scoring_core():
     import os
 
     if os.path.isdir("default_risk"):
-        from default_risk.decoding import scoring_request
-        from default_risk.service import score
-        from default_risk.telemetry import RequestLog
+        from default_risk.protocols.decoding import scoring_request
+        from default_risk.protocols.request_log import RequestLog
+        from default_risk.service.scoring import score
 
         def core(body: bytes) -> object:
             log = RequestLog()
@@ -73,9 +73,9 @@ def scoring_core():
 
 def stages(body: bytes, runs: int) -> dict:
     """This checkout's stages for one body: decoding with validation, then scoring (preprocessing + LiteRT)."""
-    from default_risk.decoding import scoring_request
-    from default_risk.service import score
-    from default_risk.telemetry import RequestLog
+    from default_risk.protocols.decoding import scoring_request
+    from default_risk.protocols.request_log import RequestLog
+    from default_risk.service.scoring import score
 
     result = scoring_request(body, RequestLog()).result
     return {
@@ -87,7 +87,7 @@ def stages(body: bytes, runs: int) -> dict:
 def patch_out_bands() -> None:
     """The scoring path as it was before risk bands: probabilities only, no band per prediction and no band
     counts in the log line."""
-    from default_risk import service
+    from default_risk.service.scoring import scoring as service
 
     def score(result, log):
         model = service.served_model()
@@ -96,7 +96,7 @@ def patch_out_bands() -> None:
         return service.Scores(probabilities, [None] * len(probabilities), model.version)
 
     service.score = score
-    from default_risk import app
+    from default_risk.protocols import http as app
 
     app.score = score
 

@@ -20,8 +20,8 @@ import keras  # imports TensorFlow
 import pandas as pd
 from google.cloud import storage
 
-from default_risk.contract import FEATURE_NAMES
-from default_risk.model_inputs import model_inputs
+from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.contract.model_inputs import model_inputs
 
 
 def fetch(client: storage.Client, url: str) -> bytes:

@@ -12,12 +12,12 @@ import uuid
 import numpy as np
 import pytest
 
-from default_risk.api import MAX_INSTANCES
-from default_risk.app import ROUTE_METHODS
-from default_risk.bigquery import ARGUMENT_NAMES
-from default_risk.contract import FEATURE_NAMES, PROTECTED_FIELDS
-from default_risk.openapi import document
-from default_risk.telemetry import INSTANCES_FIELD, MODEL_VERSION_FIELD, OUTCOME_FIELD, STATUS_FIELD
+from default_risk.contract.fields import FEATURE_NAMES, PROTECTED_FIELDS
+from default_risk.contract.limits import MAX_INSTANCES
+from default_risk.contract.telemetry import INSTANCES_FIELD, MODEL_VERSION_FIELD, OUTCOME_FIELD, STATUS_FIELD
+from default_risk.protocols.bigquery import ARGUMENT_NAMES
+from default_risk.protocols.http import ROUTE_METHODS
+from default_risk.protocols.openapi import document
 from tests.support.http import Response, post_json, request_logs
 from tests.support.local_cloud import Server
 from tests.support.openapi_check import assert_conforms
@@ -205,7 +205,8 @@ def test_the_reasons_routine_answers_each_row_with_its_band_and_reasons(scoring_
         scoring_server.url + "/explain", {"instances": [dict(zip(FEATURE_NAMES, c, strict=True)) for c in calls]}
     ).json["predictions"]
     assert answer.json["replies"] == [
-        {key: prediction[key] for key in ("probability_of_default", "risk_band", "reasons")} for prediction in explained
+        {key: prediction[key] for key in ("probability_of_default", "risk_band", "score", "reasons")}
+        for prediction in explained
     ]
     scores = post_call(scoring_server, calls).json["replies"]
     assert [reply["probability_of_default"] for reply in answer.json["replies"]] == scores

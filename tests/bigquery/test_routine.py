@@ -11,10 +11,9 @@ import re
 
 import pytest
 
-from default_risk import bigquery
-from default_risk.api import MAX_INSTANCES
-from default_risk.contract import FEATURE_NAMES
-from default_risk.explain import MAX_EXPLAIN_INSTANCES
+from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.contract.limits import MAX_EXPLAIN_INSTANCES, MAX_INSTANCES
+from default_risk.protocols import bigquery
 from tests.ci.workflows import DEPLOY_WORKFLOW, load, steps
 from tests.infra.terraform import literal, locals_, named_blocks, resources
 
@@ -63,8 +62,8 @@ def test_routines_are_remote_scalar_functions_of_one_function_told_apart_by_thei
 def test_max_batching_rows_cannot_exceed_what_the_function_accepts(name: str, limit: int) -> None:
     variable = named_blocks("variable")[name]
     (validation,) = variable["validation"]
-    (upper,) = re.findall(rf"var\.{name} <= (\d+)", validation["condition"])
-    assert int(upper) == limit
+    (upper,) = re.findall(rf"var\.{name} <= local\.(\w+)", validation["condition"])  # from contract.tf.json
+    assert int(locals_()[upper]) == limit
     assert 1 <= variable["default"] <= limit
 
 

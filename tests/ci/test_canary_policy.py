@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from default_risk.stability import BAND_LABELS
+from default_risk.contract.bands import BAND_LABELS
 from training.release.canary_policy import SERVER_FAILURES, Action, Limits, Window, decide
 
 SERIES = Path(__file__).parent / "canary_series"

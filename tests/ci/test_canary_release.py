@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from default_risk.artifacts import MODELS_PREFIX, declared_version
+from default_risk.contract.artifacts import MODELS_PREFIX, declared_version
 from tests.support.gcloud_standin import install, read_state, service_with, write_state
 from tests.support.local_cloud import ROOT
 from tests.support.monitoring_standin import monitoring_standin

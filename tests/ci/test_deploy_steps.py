@@ -19,7 +19,7 @@ import joblib
 import numpy as np
 import pytest
 
-from default_risk.artifacts import (
+from default_risk.contract.artifacts import (
     LATEST_POINTER,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -30,7 +30,7 @@ from default_risk.artifacts import (
     sha256_hex,
     version_from_hashes,
 )
-from default_risk.contract import FEATURE_NAMES
+from default_risk.contract.fields import FEATURE_NAMES
 from tests.ci.workflows import DEPLOY_WORKFLOW, ROOT, github_outputs, load, run_step, step
 from tests.support.gcs import storage_client
 from tests.support.local_cloud import Server, emulator_env, storage_emulator

@@ -171,6 +171,7 @@ def workflow_inputs(workflow_file: str) -> frozenset[str]:
 @cache
 def function_paths() -> tuple[frozenset[str], str]:
     """The function's exact routes and the prefix of its docs assets."""
-    from default_risk import app, docs_page
+    from default_risk.protocols import docs_page
+    from default_risk.protocols import http as app
 
     return frozenset(app.ROUTES), docs_page.DOCS_PATH + "/"

@@ -7,9 +7,9 @@ import subprocess
 
 import numpy as np
 
-from default_risk.api import ApiError
-from default_risk.decoding import scoring_request
-from default_risk.telemetry import RequestLog
+from default_risk.protocols.answers import ApiError
+from default_risk.protocols.decoding import scoring_request
+from default_risk.protocols.request_log import RequestLog
 from tests.docs.shell import Command, commands
 
 ECHO_DATA = 'curl() { while [ "$#" -gt 0 ]; do if [ "$1" = -d ]; then printf %s "$2"; fi; shift; done; }'

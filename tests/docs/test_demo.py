@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from default_risk.api import ERROR_STATUSES
+from default_risk.protocols.answers import ERROR_STATUSES
 from tests.docs.running import expected_answer, json_values, request_body, run, shell_prelude
 from tests.docs.shell import ROOT, Command, commands
 

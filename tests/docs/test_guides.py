@@ -1,7 +1,7 @@
 """The debugging guide's log queries are the ones Terraform's metrics use, over the names the code logs.
 
 The filter comes from infra/ (``local.request_log_filter``, resolved with the variables' defaults), the
-field names and outcomes from default_risk.telemetry, the load messages from default_risk.model_store,
+field names and outcomes from default_risk.contract.telemetry, the load messages from default_risk.model.store,
 the metric names from infra/monitoring.tf. Every Cloud Logging query in the README and docs/ that
 selects request lines must contain that filter's clauses.
 """
@@ -12,7 +12,8 @@ import re
 
 import pytest
 
-from default_risk import model_store, telemetry
+from default_risk.contract import telemetry
+from default_risk.model import store as model_store
 from tests.docs.shell import ROOT, commands, documents
 from tests.infra.terraform import locals_, resolve, resources
 
@@ -78,5 +79,5 @@ def test_the_guide_lists_exactly_the_outcomes_the_function_logs() -> None:
     assert sentence, "the guide does not list the outcomes"
     listed = re.findall(r"`(\w+)`", sentence[1])
     assert listed == list(telemetry.OUTCOMES), (
-        f"the guide lists {listed}, functions/default_risk/telemetry.py has {telemetry.OUTCOMES}"
+        f"the guide lists {listed}, functions/default_risk/contract/telemetry.py has {telemetry.OUTCOMES}"
     )

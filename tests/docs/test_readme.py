@@ -1,8 +1,8 @@
 """The README states what the code does: its commands, configuration, errors, figures and links.
 
 Each expected value is read from its source: environment variables from the code that reads them,
-Terraform variables and defaults from infra/variables.tf, error codes from functions/default_risk/api.py, the
-model's figures from the manifest of the version the README names.
+Terraform variables and defaults from infra/variables.tf, error codes from
+functions/default_risk/protocols/answers.py, the model's figures from the manifest of the version the README names.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from default_risk.api import ERROR_STATUSES
-from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX, PROMOTED_POINTER
-from default_risk.version import read_local_version
+from default_risk.contract.artifacts import MANIFEST_FILE, MODELS_PREFIX, PROMOTED_POINTER
+from default_risk.model.version import read_local_version
+from default_risk.protocols.answers import ERROR_STATUSES
 from tests.docs import project
 from tests.docs.markdown import first_code, relative_links, section, tables
 from tests.docs.running import expected_answer, json_values, request_body
@@ -94,7 +94,7 @@ def test_error_table_is_exactly_the_codes_the_api_answers_with() -> None:
     stated = {(int(row[0]), first_code(row[1])) for row in errors[1:]}
     expected = {(status, code) for code, status in ERROR_STATUSES.items()}
     assert stated == expected, (
-        f"README only: {stated - expected}; functions/default_risk/api.py only: {expected - stated}"
+        f"README only: {stated - expected}; functions/default_risk/protocols/answers.py only: {expected - stated}"
     )
 
 

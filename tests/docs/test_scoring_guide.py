@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from default_risk import budget
-from default_risk.api import MAX_BODY_BYTES
+from default_risk.contract.limits import MAX_BODY_BYTES
+from default_risk.protocols import budget
 from tests.docs.shell import ROOT
 from tests.reliability.hostile import MAX_RSS_GROWTH
 from tests.reliability.measure import MB

@@ -17,9 +17,9 @@ import flask
 import pytest
 from werkzeug.test import TestResponse
 
-from default_risk import docs_page
-from default_risk.api import ApiError
-from default_risk.telemetry import STATUS_FIELD
+from default_risk.contract.telemetry import STATUS_FIELD
+from default_risk.protocols import docs_page
+from default_risk.protocols.answers import ApiError
 from tests.docs_page.prefix_proxy import prefix_proxy
 from tests.support.http import request, request_logs
 from tests.support.local_cloud import FUNCTIONS_DIR, Server
@@ -187,13 +187,13 @@ def test_trailing_slash_redirects_relative_to_the_page(client: flask.testing.Fla
     )
 
 
-@pytest.mark.parametrize("module", ["default_risk.docs_page", "main"])
+@pytest.mark.parametrize("module", ["default_risk.protocols.docs_page", "main"])
 def test_swagger_ui_is_imported_on_the_first_docs_request_only(module: str) -> None:
     """Cold start pays nothing for the page: importing the function leaves the package unimported."""
     code = f"""
 import sys, flask
 import {module}
-from default_risk import docs_page
+from default_risk.protocols import docs_page
 assert "swagger_ui_bundle" not in sys.modules, "imported at module import"
 with flask.Flask("t").test_request_context("/openapi.json"):
     assert not docs_page.is_docs_path(flask.request.path)

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from default_risk.app import ROUTE_METHODS
-from default_risk.artifacts import KERAS_FILE, PREP_FILE
-from default_risk.model_inputs import model_inputs
-from default_risk.openapi import document
+from default_risk.contract.artifacts import KERAS_FILE, PREP_FILE
+from default_risk.contract.model_inputs import model_inputs
+from default_risk.protocols.http import ROUTE_METHODS
+from default_risk.protocols.openapi import document
 from tests.support.tiny_model import FEATURE_SET, load_rows
 
 

@@ -9,11 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from default_risk import budget, decoding
-from default_risk.api import MAX_INSTANCES, ApiError
-from default_risk.contract import FEATURES
-from default_risk.openapi import example_record
-from default_risk.telemetry import RequestLog
+from default_risk.contract.fields import FEATURES
+from default_risk.contract.limits import MAX_INSTANCES
+from default_risk.protocols import budget, decoding
+from default_risk.protocols.answers import ApiError
+from default_risk.protocols.openapi import example_record
+from default_risk.protocols.request_log import RequestLog
 
 GOOD = example_record("uci-1")
 LARGEST = {feature.name: feature.codes[-1] if feature.codes else feature.maximum for feature in FEATURES}

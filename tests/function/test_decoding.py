@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from default_risk import decoding
-from default_risk.api import ApiError
-from default_risk.bigquery import BIGQUERY_KEYS, CALLS_KEY
-from default_risk.contract import FEATURE_NAMES
-from default_risk.openapi import example_record
-from default_risk.telemetry import RequestLog
+from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.protocols import decoding
+from default_risk.protocols.answers import ApiError
+from default_risk.protocols.bigquery import BIGQUERY_KEYS, CALLS_KEY
+from default_risk.protocols.openapi import example_record
+from default_risk.protocols.request_log import RequestLog
 from tests.reliability.records import invalid_records, valid_records
 
 GOOD = example_record("uci-1")

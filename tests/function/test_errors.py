@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from default_risk.api import MAX_BODY_BYTES, MAX_INSTANCES
-from default_risk.openapi import example_record
-from default_risk.telemetry import INSTANCES_FIELD, OUTCOME_FIELD, STATUS_FIELD
+from default_risk.contract.limits import MAX_BODY_BYTES, MAX_INSTANCES
+from default_risk.contract.telemetry import INSTANCES_FIELD, OUTCOME_FIELD, STATUS_FIELD
+from default_risk.protocols.openapi import example_record
 from tests.support.http import post_json, request, request_logs
 from tests.support.openapi_check import assert_conforms
 

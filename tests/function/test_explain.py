@@ -7,10 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from default_risk.contract import FEATURE_NAMES, PROTECTED_FIELDS
-from default_risk.explain import MAX_EXPLAIN_INSTANCES, reasons
-from default_risk.reasons import GROUPS, MAX_REASONS
-from default_risk.version import read_local_version
+from default_risk.contract.fields import FEATURE_NAMES, PROTECTED_FIELDS
+from default_risk.contract.limits import MAX_EXPLAIN_INSTANCES
+from default_risk.contract.reasons import GROUPS, MAX_REASONS
+from default_risk.model.explainer import reasons
+from default_risk.model.version import read_local_version
 from tests.support.http import post_json
 from tests.support.openapi_check import assert_conforms
 from tests.support.records import record, records

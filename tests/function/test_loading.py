@@ -11,8 +11,7 @@ from pathlib import Path
 import joblib
 import pytest
 
-from default_risk import model_store
-from default_risk.artifacts import (
+from default_risk.contract.artifacts import (
     MANIFEST_FILE,
     MODEL_FILE,
     MODELS_PREFIX,
@@ -21,7 +20,8 @@ from default_risk.artifacts import (
     SERVING_KEY,
     version_from_hashes,
 )
-from default_risk.model_store import (
+from default_risk.model import store as model_store
+from default_risk.model.store import (
     FETCH_TIMEOUT_ENV,
     LOAD_FAILED_MESSAGE,
     LOADED_MESSAGE,
@@ -30,7 +30,7 @@ from default_risk.model_store import (
     ModelUnavailable,
     artifact_urls,
 )
-from default_risk.openapi import example_record
+from default_risk.protocols.openapi import example_record
 from tests.support.gcs import BUCKET, publish, storage_client
 from tests.support.http import log_lines, post_json, request
 from tests.support.local_cloud import emulator_env, storage_emulator

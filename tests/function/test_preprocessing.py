@@ -11,10 +11,10 @@ import joblib
 import numpy as np
 import pytest
 
-from default_risk.artifacts import PREP_FILE
-from default_risk.contract import probe_rows
-from default_risk.model_inputs import FEATURE_SETS, model_inputs
-from default_risk.preprocessing import UnsupportedPreprocessor, load_preprocessor
+from default_risk.contract.artifacts import PREP_FILE
+from default_risk.contract.fields import probe_rows
+from default_risk.contract.model_inputs import FEATURE_SETS, model_inputs
+from default_risk.model.preprocessing import UnsupportedPreprocessor, load_preprocessor
 from tests.support.local_cloud import ROOT
 from tests.support.tiny_model import load_rows
 from training.config import PREPROCESSINGS

@@ -11,8 +11,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from default_risk.contract import FEATURE_NAMES, FEATURES
-from default_risk.validation import MAX_PROBLEMS, Problem, validate_instances, validate_rows
+from default_risk.contract.fields import FEATURE_NAMES, FEATURES
+from default_risk.protocols.validation import MAX_PROBLEMS, Problem, validate_instances, validate_rows
 from tests.reliability.records import invalid_value, valid_value
 
 VALID_ROW = st.tuples(*(valid_value(feature) for feature in FEATURES)).map(list)

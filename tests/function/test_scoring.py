@@ -6,8 +6,7 @@ import threading
 
 import numpy as np
 
-from default_risk.model_store import LOADED_MESSAGE
-from default_risk.telemetry import (
+from default_risk.contract.telemetry import (
     INSTANCES_FIELD,
     LATENCY_FIELD,
     MEAN_PROBABILITY_FIELD,
@@ -15,6 +14,7 @@ from default_risk.telemetry import (
     OUTCOME_FIELD,
     STATUS_FIELD,
 )
+from default_risk.model.store import LOADED_MESSAGE
 from tests.support.http import log_lines, post_json, request, request_logs
 from tests.support.openapi_check import assert_conforms
 from tests.support.records import record, records
@@ -123,7 +123,7 @@ def test_serves_the_newest_local_version_when_model_url_is_unset(
 ):
     import shutil
 
-    from default_risk.artifacts import LATEST_POINTER, MODELS_PREFIX
+    from default_risk.contract.artifacts import LATEST_POINTER, MODELS_PREFIX
 
     rows, expected = keras_reference
     models = tmp_path / "function-0" / MODELS_PREFIX

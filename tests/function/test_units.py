@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from default_risk import telemetry
-from default_risk.api import ERROR_STATUSES, ApiError
-from default_risk.app import ROUTE_METHODS
-from default_risk.contract import FEATURE_NAMES, FEATURES
-from default_risk.openapi import EXAMPLE_ROWS, document
-from default_risk.validation import validate_instances
+from default_risk.contract import telemetry
+from default_risk.contract.fields import FEATURE_NAMES, FEATURES
+from default_risk.protocols.answers import ERROR_STATUSES, ApiError
+from default_risk.protocols.http import ROUTE_METHODS
+from default_risk.protocols.openapi import EXAMPLE_ROWS, document
+from default_risk.protocols.validation import validate_instances
 from tests.support.records import record
 from tests.support.tiny_model import DEFAULT_DATA, load_rows
 from training.data import DATA_ENV

@@ -1,7 +1,9 @@
-"""infra/*.tf read with python-hcl2, and the few expressions the cross-checks need, resolved.
+"""infra/*.tf read with python-hcl2 (and infra/*.tf.json, generated), and the few expressions the cross-checks need,
+resolved.
 
-python-hcl2 returns expressions as text. The cross-checks need only string templates built from
-literals, ``${local.NAME}`` and ``${var.NAME}`` (resolved to defaults); anything else raises.
+python-hcl2 returns expressions as text; the JSON files' strings are given the same form (quoted literals). The
+cross-checks need only string templates built from literals, ``${local.NAME}`` and ``${var.NAME}`` (resolved to
+defaults); anything else raises.
 """
 
 from __future__ import annotations
@@ -28,14 +30,29 @@ def _name(key: str) -> str:
     return key.strip('"')
 
 
+def _as_hcl(value: Any) -> Any:
+    """A JSON configuration value as python-hcl2 gives the same HCL: strings as quoted literals."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return [_as_hcl(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _as_hcl(item) for key, item in value.items()}
+    return value
+
+
 @cache
 def blocks() -> dict[str, list[dict[str, Any]]]:
-    """Top-level blocks of every infra/*.tf file, by block type."""
+    """Top-level blocks of every infra/*.tf and infra/*.tf.json file, by block type."""
     merged: dict[str, list[dict[str, Any]]] = {}
     for path in sorted(INFRA.glob("*.tf")):
         with path.open() as file:
             for kind, items in hcl2.load(file).items():
                 merged.setdefault(kind, []).extend(items)
+    for path in sorted(INFRA.glob("*.tf.json")):
+        for kind, body in json.loads(path.read_text()).items():
+            if kind != "//":
+                merged.setdefault(kind, []).append(_as_hcl(body))
     return merged
 
 

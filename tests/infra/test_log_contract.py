@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from default_risk.openapi import example_record
-from default_risk.stability import BAND_LABELS
+from default_risk.contract.bands import BAND_LABELS
+from default_risk.protocols.openapi import example_record
 from tests.infra.terraform import literal, locals_, resolve, resources
 from tests.support.local_cloud import Server
 

@@ -30,18 +30,39 @@ def template_bindings() -> dict[str, str]:
     return dict(re.findall(r"^\s*(\w+)\s*=\s*(.+?)\s*$", call, re.MULTILINE))
 
 
+_FOR = re.compile(r"%\{ for index, (\w+) in (\w+) ~\}\n(.*?)%\{ endfor ~\}\n", re.DOTALL)
+
+
+def _expand_loops(template: str, lists: dict[str, list[str]]) -> str:
+    """templatefile's ``%{ for index, item in list ~}`` loops, as the dashboard writes them."""
+
+    def expand(match: re.Match[str]) -> str:
+        item, name, body = match.groups()
+        return "".join(
+            body.replace("%{ if index > 0 },%{ endif }", "," if index else "")
+            .replace(f"${{lower({item})}}", value.lower())
+            .replace(f"${{{item}}}", value)
+            for index, value in enumerate(lists[name])
+        )
+
+    return _FOR.sub(expand, template)
+
+
 def rendered_dashboard() -> dict[str, Any]:
     """dashboard.json rendered as templatefile would, metric variables bound to the metric resources."""
     metrics = resources("google_logging_metric")
     values: dict[str, str] = {}
+    lists: dict[str, list[str]] = {}
     for variable, expression in template_bindings().items():
         bound = re.fullmatch(r"google_logging_metric\.(\w+)\.name", expression)
         local = re.fullmatch(r"local\.(\w+)", expression)
         if bound:
             values[variable] = resolve(metrics[bound[1]]["name"])
+        elif local and isinstance(locals_()[local[1]], list):
+            lists[variable] = [literal(item) for item in locals_()[local[1]]]
         else:
             values[variable] = resolve(f'"${{local.{local[1]}}}"') if local else "0.5"
-    template = (INFRA / "dashboard.json").read_text()
+    template = _expand_loops((INFRA / "dashboard.json").read_text(), lists)
     used = set(re.findall(r"(?<!\$)\$\{(\w+)\}", template))
     assert used <= set(values), f"dashboard.json uses {used - set(values)}, which monitoring.tf does not pass"
     text = re.sub(r"(?<!\$)\$\{(\w+)\}", lambda match: values[match[1]], template).replace("$${", "${")

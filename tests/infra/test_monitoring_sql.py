@@ -1,7 +1,8 @@
-"""Population stability, three ways that must agree: ``python -m training.drift`` (Python, ``default_risk.stability``),
-the BigQuery SQL of ``infra/sql/`` (parsed by sqlglot, transpiled and run on DuckDB), and the live view over the
-request log lines' band counts. Samples of the promoted version's own test split: a random half is stable, a book
-that shifted the way real books do is not, on the score and on the shifted fields only.
+"""Population stability, three ways that must agree: ``python -m training.drift`` (Python,
+``default_risk.contract.bands``), the BigQuery SQL of ``infra/sql/`` (parsed by sqlglot, transpiled and run on
+DuckDB), and the live view over the request log lines' band counts. Samples of the promoted version's own test split:
+a random half is stable, a book that shifted the way real books do is not, on the score and on the shifted fields
+only.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import numpy as np
 import pytest
 import sqlglot
 
-from default_risk.artifacts import MODELS_PREFIX, declared_version
-from default_risk.contract import FEATURE_NAMES, MODEL_FIELDS
-from default_risk.stability import BAND_LABELS, PSI_ACT, PSI_WATCH, band_counts, band_indices
-from default_risk.version import ServedVersion, read_local_version
+from default_risk.contract.artifacts import MODELS_PREFIX, declared_version
+from default_risk.contract.bands import BAND_LABELS, PSI_ACT, PSI_WATCH, band_counts, band_indices
+from default_risk.contract.fields import FEATURE_NAMES, MODEL_FIELDS
+from default_risk.model.version import ServedVersion, read_local_version
 from tests.support.local_cloud import ROOT
 from training.data import load_dataset
 from training.drift import MIN_ROWS, SCORE, DriftError, drift_report

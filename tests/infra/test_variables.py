@@ -24,12 +24,14 @@ def terraform(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def variables_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A module holding only infra/variables.tf: `terraform plan` there evaluates every validation."""
+    """A module holding only infra/variables.tf and the contract's facts its validations read (contract.tf.json):
+    `terraform plan` there evaluates every validation."""
     if TERRAFORM is None:
         print("NOTICE: terraform is not on PATH; the validations of variables.tf were not exercised")
         pytest.skip("terraform is not on PATH")
     folder = tmp_path_factory.mktemp("variables")
     shutil.copy(INFRA / "variables.tf", folder)
+    shutil.copy(INFRA / "contract.tf.json", folder)
     result = terraform(folder, "init", "-backend=false", "-input=false", "-no-color")
     assert result.returncode == 0, result.stderr
     return folder

@@ -11,9 +11,9 @@ import json
 import numpy as np
 import pytest
 
-from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX, declared_version
-from default_risk.contract import FEATURE_NAMES, PROTECTED_FIELDS
-from default_risk.version import ServedVersion, read_local_version
+from default_risk.contract.artifacts import MANIFEST_FILE, MODELS_PREFIX, declared_version
+from default_risk.contract.fields import FEATURE_NAMES, PROTECTED_FIELDS
+from default_risk.model.version import ServedVersion, read_local_version
 from tests.support.local_cloud import ROOT
 from training.data import load_dataset
 from training.export import protected_variants

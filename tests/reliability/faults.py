@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
-from default_risk.contract import FEATURE_NAMES
-from default_risk.model_store import FETCH_TIMEOUT_ENV
-from default_risk.version import read_local_version
+from default_risk.contract.artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
+from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.model.store import FETCH_TIMEOUT_ENV
+from default_risk.model.version import read_local_version
 from tests.reliability.faultproxy import FaultProxy
 from tests.reliability.hostile import SAMPLE_RECORD
 from tests.support.gcs import artifact_urls, publish, storage_client

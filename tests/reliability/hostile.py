@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from default_risk import budget
-from default_risk.api import MAX_BODY_BYTES, MAX_INSTANCES
-from default_risk.contract import FEATURE_NAMES
+from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.contract.limits import MAX_BODY_BYTES, MAX_INSTANCES
+from default_risk.protocols import budget
 from tests.reliability.measure import MB, PeakRss
 from tests.reliability.rawhttp import Answer, send
 from tests.support.local_cloud import Server

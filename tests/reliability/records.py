@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from default_risk.contract import FEATURES, Feature
+from default_risk.contract.fields import FEATURES, Feature
 
 NOT_NUMBERS = st.one_of(
     st.none(), st.booleans(), st.text(max_size=8), st.lists(st.integers(), max_size=2), st.just({"x": 1})

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from default_risk.contract import FEATURE_NAMES
-from default_risk.validation import validate_instances
+from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.protocols.validation import validate_instances
 from tests.reliability.records import invalid_records, valid_records
 
 

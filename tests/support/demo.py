@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from default_risk.artifacts import LATEST_POINTER, MODELS_PREFIX, PROMOTED_POINTER
-from default_risk.openapi import EXAMPLE_ROWS, example_record
+from default_risk.contract.artifacts import LATEST_POINTER, MODELS_PREFIX, PROMOTED_POINTER
+from default_risk.protocols.openapi import EXAMPLE_ROWS, example_record
 from tests.support.gcs import BUCKET, publish
 from tests.support.http import post_json
 from tests.support.local_cloud import ROOT, emulator_env, function_server, storage_emulator

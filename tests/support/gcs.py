@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from default_risk.artifacts import MODEL_FILE, MODELS_PREFIX, PREP_FILE
+from default_risk.contract.artifacts import MODEL_FILE, MODELS_PREFIX, PREP_FILE
 from tests.support.local_cloud import Server
 from training.release.publish import publish_version
 

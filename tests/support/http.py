@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 
-from default_risk.telemetry import REQUEST_LOG_MESSAGE
+from default_risk.contract.telemetry import REQUEST_LOG_MESSAGE
 
 
 @dataclass

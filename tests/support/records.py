@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from default_risk.contract import FEATURE_NAMES
+from default_risk.contract.fields import FEATURE_NAMES
 
 
 def record(row: Iterable[float]) -> dict:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from default_risk.contract import FEATURE_NAMES
-from default_risk.reasons import GROUPS
-from default_risk.version import ServedVersion
+from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.contract.reasons import GROUPS
+from default_risk.model.version import ServedVersion
 
 _COLUMNS = [[FEATURE_NAMES.index(name) for name in group.fields] for group in GROUPS]
 

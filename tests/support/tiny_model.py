@@ -32,7 +32,7 @@ def train_tiny_version(models_dir: Path, rows: int = 3000, epochs: int = 3, seed
     """Train and export a tiny version under ``models_dir``; return its folder."""
     import keras
 
-    from default_risk.model_inputs import model_inputs
+    from default_risk.contract.model_inputs import model_inputs
     from training.export import prove, serving_section, write_version
     from training.features import build_preprocessor
     from training.references import serving_fields

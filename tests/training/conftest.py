@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from default_risk.model_inputs import FEATURE_SETS
+from default_risk.contract.model_inputs import FEATURE_SETS
 from training.config import PREPROCESSINGS, TARGETS, TrainConfig
 
 TINY = {

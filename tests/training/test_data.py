@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from default_risk.contract import FEATURE_NAMES, TARGET
+from default_risk.contract.fields import FEATURE_NAMES, TARGET
 from training.data import DataError, load_dataset
 
 

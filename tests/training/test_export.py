@@ -11,7 +11,7 @@ import joblib
 import numpy as np
 import pytest
 
-from default_risk.artifacts import (
+from default_risk.contract.artifacts import (
     LATEST_POINTER,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -25,9 +25,9 @@ from default_risk.artifacts import (
     sha256_hex,
     version_from_hashes,
 )
-from default_risk.contract import FEATURE_NAMES, PROTECTED_FIELDS
-from default_risk.model_inputs import FEATURE_SETS, model_inputs
-from default_risk.version import read_local_version
+from default_risk.contract.fields import FEATURE_NAMES, PROTECTED_FIELDS
+from default_risk.contract.model_inputs import FEATURE_SETS, model_inputs
+from default_risk.model.version import read_local_version
 from tests.support.tiny_model import load_rows
 from training import export
 from training.export import ExportError, check_protected_invariance, prove, serving_section, write_version
@@ -210,7 +210,7 @@ def test_prep_joblib_bytes_are_what_joblib_loads(tiny_run):
 def test_a_version_whose_features_this_code_computes_otherwise_is_refused(tiny_run, tmp_path):
     import shutil
 
-    from default_risk.version import read_local_version
+    from default_risk.model.version import read_local_version
 
     _, result = tiny_run
     manifest = json.loads((result.version_dir / MANIFEST_FILE).read_text())

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from default_risk.artifacts import MANIFEST_FILE, MODEL_FILE, PREP_FILE, VERSION_FILES
+from default_risk.contract.artifacts import MANIFEST_FILE, MODEL_FILE, PREP_FILE, VERSION_FILES
 from tests.support.local_cloud import emulator_env, storage_emulator
 from training.config import BASELINE, BASELINE_MARGIN, QUALITY_GATE
 from training.release.gate import check_quality_gate

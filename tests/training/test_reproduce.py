@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX
+from default_risk.contract.artifacts import MANIFEST_FILE, MODELS_PREFIX
 from training.lineage import ROOT, config_as_dict, config_from_dict, git
 from training.reproduce import CANNOT, DIFFERENT, IDENTICAL, differing_figures, main, reproduce
 

@@ -10,7 +10,7 @@ import joblib
 import numpy as np
 import pytest
 
-from default_risk.model_inputs import model_inputs
+from default_risk.contract.model_inputs import model_inputs
 from training.config import PREPROCESSINGS
 from training.data import load_dataset
 from training.features import build_preprocessor
@@ -58,7 +58,7 @@ def test_preprocessor_round_trip(tmp_path, data, kind):
     np.save(tmp_path / "expected.npy", preprocessor.transform(x[:20]))
     code = (
         "import sys; sys.modules.update(sklearn=None, scipy=None, joblib=None, training=None); "
-        "import numpy as np; from default_risk.preprocessing import load_preprocessor; "
+        "import numpy as np; from default_risk.model.preprocessing import load_preprocessor; "
         f"p = load_preprocessor(open('prep.joblib', 'rb').read(), {x.shape[1]}); "
         "np.testing.assert_array_equal(p.transform(np.load('x.npy')), np.load('expected.npy'))"
     )

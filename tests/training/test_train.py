@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from default_risk.artifacts import MANIFEST_FILE, VERSION_FILES
+from default_risk.contract.artifacts import MANIFEST_FILE, VERSION_FILES
 from training.metrics import PLOT_FILES
 from training.train import parse_args, summary
 

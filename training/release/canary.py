@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX
+from default_risk.contract.artifacts import MANIFEST_FILE, MODELS_PREFIX
 from training.release.canary_metrics import MONITORING_API, CloudMonitoring, MetricsReader
 from training.release.canary_policy import Action, Limits, Window, decide
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Protocol
 
-from default_risk.stability import BAND_LABELS
+from default_risk.contract.bands import BAND_LABELS
 from training.release.canary_policy import SERVER_FAILURES, Window
 
 REQUESTS_METRIC = "prediction_requests"

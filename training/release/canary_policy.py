@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from default_risk.stability import psi
+from default_risk.contract.bands import PSI_ACT, psi
 
 SERVER_FAILURES = frozenset({"model_unavailable", "internal_error"})
-"""Outcomes (default_risk.telemetry.OUTCOMES) that are the revision's fault; client errors depend on the callers."""
+"""Outcomes (``contract.telemetry.OUTCOMES``) that are the revision's fault; client errors depend on the callers."""
 
 
 class Action(Enum):
@@ -49,7 +49,7 @@ class Limits:
     failed_ratio_margin: float = 0.01
     latency_ratio: float = 1.5
     latency_floor_seconds: float = 0.25
-    max_score_psi: float = 0.25
+    max_score_psi: float = PSI_ACT
     psi_margin: float = 0.1
     min_records_for_psi: int = 500
 

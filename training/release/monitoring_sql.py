@@ -14,7 +14,7 @@ table names (``${reference}`` and the like):
 - ``portfolio_stability.sql``: the body of the table function ``portfolio_stability(for_day, for_version)``:
   the PSI of the score and of every model field of a portfolio scored through the remote function.
 
-The bins and the formula are those of ``default_risk.stability``: a value falls in a bin as ``Bins.counts``
+The bins and the formula are those of ``default_risk.contract.bands``: a value falls in a bin as ``Bins.counts``
 puts it, shares are floored at ``SHARE_FLOOR``, and PSI sums (actual - expected) * ln(actual / expected).
 ``tests/infra/test_monitoring_sql.py`` runs the SQL on DuckDB (transpiled by sqlglot) and requires the
 Python figures to within 1e-9.
@@ -28,10 +28,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from default_risk.artifacts import MANIFEST_FILE, MODELS_PREFIX, SERVING_KEY
-from default_risk.contract import MODEL_FIELDS
-from default_risk.stability import BAND_LABELS, PSI_ACT, SHARE_FLOOR
-from default_risk.telemetry import BAND_COUNTS_FIELD, MODEL_VERSION_FIELD, OUTCOME_FIELD, REQUEST_LOG_MESSAGE
+from default_risk.contract.artifacts import MANIFEST_FILE, MODELS_PREFIX, SERVING_KEY
+from default_risk.contract.bands import BAND_LABELS, PSI_ACT, SHARE_FLOOR
+from default_risk.contract.fields import MODEL_FIELDS
+from default_risk.contract.telemetry import BAND_COUNTS_FIELD, MODEL_VERSION_FIELD, OUTCOME_FIELD, REQUEST_LOG_MESSAGE
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = ROOT / "infra" / "sql"
@@ -104,7 +104,7 @@ def score_psi_by_day_sql() -> str:
         for label in BAND_LABELS
     )
     return (
-        HEADER.format(source="default_risk.stability and default_risk.telemetry")
+        HEADER.format(source="default_risk.contract.bands and default_risk.contract.telemetry")
         + f"""\
 WITH counts AS (
   SELECT DATE(timestamp) AS day, jsonPayload.{MODEL_VERSION_FIELD} AS model_version, b.band, SUM(b.records) AS records
@@ -138,7 +138,7 @@ IF EXISTS (SELECT 1 {acting}) THEN
   RAISE USING MESSAGE = (SELECT CONCAT('score PSI above {PSI_ACT!r} (act): ', {listed}) {acting});
 END IF;
 """
-    return HEADER.format(source="default_risk.stability") + script
+    return HEADER.format(source="default_risk.contract.bands") + script
 
 
 def portfolio_stability_sql() -> str:
@@ -150,7 +150,7 @@ def portfolio_stability_sql() -> str:
         ]
     )
     return (
-        HEADER.format(source="default_risk.contract and default_risk.stability")
+        HEADER.format(source="default_risk.contract.fields and default_risk.contract.bands")
         + f"""\
 WITH portfolio AS (
   SELECT * FROM ${{portfolio}} WHERE snapshot_date = for_day AND model_version = for_version

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from default_risk.artifacts import (
+from default_risk.contract.artifacts import (
     LATEST_POINTER,
     MANIFEST_FILE,
     MODELS_PREFIX,
@@ -31,9 +31,9 @@ from default_risk.artifacts import (
     declared_version,
     sha256_hex,
 )
-from default_risk.contract import probe_rows
-from default_risk.preprocessing import UnsupportedPreprocessor
-from default_risk.version import served_version
+from default_risk.contract.fields import probe_rows
+from default_risk.model.preprocessing import UnsupportedPreprocessor
+from default_risk.model.version import served_version
 from training.release.gate import gate_refusal
 from training.release.publish import PublishError, read_version_files, resolve_version_dir
 

@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from default_risk.artifacts import (
+from default_risk.contract.artifacts import (
     LATEST_POINTER,
     MANIFEST_FILE,
     MODEL_FILE,

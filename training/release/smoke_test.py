@@ -2,7 +2,7 @@
 
     ID_TOKEN=... python -m training.release.smoke_test URL EXPECTED_MODEL_VERSION
 
-The record is built from the feature contract (``default_risk.contract``), so it is valid for every
+The record is built from the feature contract (``default_risk.contract.fields``), so it is valid for every
 model. ``ID_TOKEN`` (optional) is sent as a bearer token, as Cloud Run requires when unauthenticated
 calls are not allowed. 503 (model still loading) and connection errors are retried; any other
 failure, or an answer from another model version, exits 1 with one line saying what went wrong. Once the record
@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 
-from default_risk.contract import FEATURES
+from default_risk.contract.fields import FEATURES
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 BATCH_SIZE = 50

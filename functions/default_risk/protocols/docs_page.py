@@ -17,7 +17,7 @@ from pathlib import Path
 
 import flask
 
-from default_risk.api import ApiError
+from default_risk.protocols.answers import ApiError
 
 DOCS_PATH = "/docs"
 SPEC_FILE = "openapi.json"

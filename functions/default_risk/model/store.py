@@ -20,15 +20,9 @@ import threading
 import time
 from pathlib import Path
 
-from default_risk import telemetry
-from default_risk.artifacts import (
-    KERAS_FILE,
-    LATEST_POINTER,
-    MODEL_FILE,
-    MODELS_PREFIX,
-    PREP_FILE,
-)
-from default_risk.version import ServedVersion, read_version
+from default_risk.contract import telemetry
+from default_risk.contract.artifacts import KERAS_FILE, LATEST_POINTER, MODEL_FILE, MODELS_PREFIX, PREP_FILE
+from default_risk.model.version import ServedVersion, read_version
 
 logger = telemetry.logger("model_store")
 

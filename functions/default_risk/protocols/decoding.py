@@ -34,13 +34,12 @@ from typing import Annotated
 import msgspec
 import numpy as np
 
-from default_risk import bigquery, budget
-from default_risk.api import MAX_INSTANCES, ApiError
-from default_risk.contract import FEATURE_NAMES, FEATURES
-from default_risk.telemetry import RequestLog
-from default_risk.validation import (
-    ID_FIELD,
-    MAX_ID_LENGTH,
+from default_risk.contract.fields import FEATURE_NAMES, FEATURES
+from default_risk.contract.limits import ID_FIELD, MAX_ID_LENGTH, MAX_INSTANCES
+from default_risk.protocols import bigquery, budget
+from default_risk.protocols.answers import ApiError
+from default_risk.protocols.request_log import RequestLog
+from default_risk.protocols.validation import (
     MAX_PROBLEMS,
     Problem,
     ValidationResult,

@@ -20,20 +20,13 @@ from math import factorial
 
 import numpy as np
 
-from default_risk.contract import FEATURE_NAMES
-from default_risk.model_inputs import model_inputs
-from default_risk.reasons import GROUPS, MAX_REASONS, groups_as_dict
-from default_risk.scorer import Network, Scorer
-from default_risk.validation import ID_FIELD, ValidationResult
+from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.contract.model_inputs import model_inputs
+from default_risk.contract.reasons import GROUPS, MAX_REASONS, groups_as_dict
+from default_risk.model.scorer import Network, Scorer
 
-EXPLAIN_PATH = "/explain"
-MAX_EXPLAIN_INSTANCES = 1_000
-"""Records per explanation request: 64 coalitions each, about 0.1 s a full request here, far inside the timeout."""
 CHUNK_RECORDS = 128
 """Records whose coalitions go through the model together (memory: about 100 KB a record)."""
-
-
-GROUP_NAMES: tuple[str, ...] = tuple(group.name for group in GROUPS)
 
 
 class ExplanationMismatch(ValueError):
@@ -119,24 +112,3 @@ def reasons(record: dict[str, float], contributions: np.ndarray) -> list[dict]:
         for j in order
         if contributions[j] > 0
     ]
-
-
-def explained_predictions(
-    result: ValidationResult, probabilities: np.ndarray, bands: list[str], explanation: Explanation, *, full: bool
-) -> list[dict]:
-    """One answer per record, in order: ``probability_of_default``, ``risk_band``, ``reasons`` and, when ``full``,
-    every group's ``contributions`` and the record's ``id``."""
-    answers = []
-    for row, contributions in enumerate(explanation.contributions):
-        record = dict(zip(FEATURE_NAMES, result.features[row].tolist(), strict=True))
-        answer = {
-            "probability_of_default": float(probabilities[row]),
-            "risk_band": bands[row],
-            "reasons": reasons(record, contributions),
-        }
-        if full:
-            answer["contributions"] = dict(zip(GROUP_NAMES, contributions.tolist(), strict=True))
-            if result.ids[row] is not None:
-                answer[ID_FIELD] = result.ids[row]
-        answers.append(answer)
-    return answers

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import functools
 
-from default_risk.api import ERROR_STATUSES, JSON_MEDIA_TYPE, MAX_BODY_BYTES, MAX_INSTANCES
-from default_risk.bigquery import ARGUMENT_NAMES, BIGQUERY_KEYS, CALLS_KEY, OTHER_BODY_KEYS
-from default_risk.contract import FEATURE_NAMES, FEATURES, Feature
-from default_risk.decoding import INPUTS_KEY, INSTANCES_KEY
-from default_risk.docs_page import DOCS_PATH
-from default_risk.explain import EXPLAIN_PATH, GROUP_NAMES, MAX_EXPLAIN_INSTANCES
-from default_risk.reasons import GROUPS, MAX_REASONS
-from default_risk.stability import BAND_LABELS
-from default_risk.validation import ID_FIELD, MAX_ID_LENGTH
+from default_risk.contract.bands import BAND_LABELS
+from default_risk.contract.fields import FEATURE_NAMES, FEATURES, Feature
+from default_risk.contract.limits import ID_FIELD, MAX_BODY_BYTES, MAX_EXPLAIN_INSTANCES, MAX_ID_LENGTH, MAX_INSTANCES
+from default_risk.contract.points import SCALE
+from default_risk.contract.reasons import GROUP_NAMES, GROUPS, MAX_REASONS
+from default_risk.protocols.answers import ERROR_STATUSES, EXPLAIN_PATH, JSON_MEDIA_TYPE
+from default_risk.protocols.bigquery import ARGUMENT_NAMES, BIGQUERY_KEYS, CALLS_KEY, OTHER_BODY_KEYS
+from default_risk.protocols.decoding import INPUTS_KEY, INSTANCES_KEY
+from default_risk.protocols.docs_page import DOCS_PATH
 
 API_VERSION = "1.0.0"
 
@@ -164,9 +164,10 @@ def _prediction_schemas() -> dict:
             "properties": {
                 "probability_of_default": _PROBABILITY,
                 "risk_band": _RISK_BAND,
+                "score": _SCORE,
                 ID_FIELD: {"type": "string", "description": "The record's `id`, when it had one."},
             },
-            "required": ["probability_of_default", "risk_band"],
+            "required": ["probability_of_default", "risk_band", "score"],
             "additionalProperties": False,
         },
         "Predictions": {
@@ -244,6 +245,15 @@ _RISK_BAND = {
 }
 
 
+_SCORE = {
+    "type": "number",
+    "description": f"The probability on the version's scorecard scale, in points (higher is lower risk): "
+    f"`offset + factor * ln((1 - p) / p)`; new versions put {SCALE.base_points:g} points at odds of "
+    f"{SCALE.base_odds:g} to 1 and add {SCALE.points_to_double_odds:g} for each doubling of the odds (the model "
+    "card gives each band's points).",
+}
+
+
 def _explanation_schemas() -> dict:
     reason = {
         "type": "object",
@@ -260,6 +270,7 @@ def _explanation_schemas() -> dict:
     explained = {
         "probability_of_default": _PROBABILITY,
         "risk_band": _RISK_BAND,
+        "score": _SCORE,
         "reasons": reasons,
     }
     contributions = {

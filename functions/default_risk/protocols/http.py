@@ -14,32 +14,39 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import IO
 
 import flask
 
-from default_risk import bigquery, docs_page, model_store, openapi, telemetry
-from default_risk.api import READ_PIECE_BYTES, ApiError, json_response, read_body
-from default_risk.decoding import scoring_request
-from default_risk.explain import EXPLAIN_PATH, MAX_EXPLAIN_INSTANCES, explained_predictions
-from default_risk.service import explain, score, served_model
-from default_risk.telemetry import RequestLog
-from default_risk.validation import ID_FIELD, shown_name
+from default_risk.contract import telemetry
+from default_risk.contract.limits import MAX_BODY_BYTES, MAX_EXPLAIN_INSTANCES, MAX_INSTANCES
+from default_risk.model import store
+from default_risk.model.store import ModelUnavailable
+from default_risk.protocols import answers, bigquery, docs_page
+from default_risk.protocols.answers import EXPLAIN_PATH, JSON_MEDIA_TYPE, ApiError, json_response
+from default_risk.protocols.decoding import ScoringRequest, scoring_request
+from default_risk.protocols.request_log import RequestLog
+from default_risk.protocols.validation import shown_name
+from default_risk.service.scoring import explain, score, served_model
 
 logger = telemetry.logger()
+
+READ_PIECE_BYTES = 64 * 1024
+"""Bodies are read (and unread rests discarded) in pieces of this size, so memory stays bounded."""
 
 
 def predictions(request: flask.Request, log: RequestLog) -> flask.Response:
     scoring = scoring_request(read_body(request), log)
     if scoring.bigquery:  # a BigQuery remote-function call: same validation, same score
-        return bigquery.replies(scoring.result, scoring.context, log)
-    scores = score(scoring.result, log)
-    answers = [
-        {"probability_of_default": p, "risk_band": band}
-        if record_id is None
-        else {"probability_of_default": p, "risk_band": band, ID_FIELD: record_id}
-        for p, band, record_id in zip(scores.probabilities.tolist(), scores.bands, scoring.result.ids, strict=True)
-    ]
-    return json_response({"predictions": answers, "model_version": scores.version})
+        return _bigquery_replies(scoring, log)
+    try:
+        scores = score(scoring.result.features)
+    except ModelUnavailable as error:
+        raise answers.unavailable(error) from error
+    log.scored(scores)
+    return json_response(
+        {"predictions": answers.predictions(scores, scoring.result.ids), "model_version": scores.version}
+    )
 
 
 def explanations(request: flask.Request, log: RequestLog) -> flask.Response:
@@ -50,32 +57,62 @@ def explanations(request: flask.Request, log: RequestLog) -> flask.Response:
         raise ApiError(
             "too_many_instances",
             f"{scoring.count} instances; at most {MAX_EXPLAIN_INSTANCES} are explained per request (POST / scores "
-            "up to 10,000)",
+            f"up to {MAX_INSTANCES:,})",
         )
-    scores, explanation = explain(scoring.result, log)
+    try:
+        scores, explanation = explain(scoring.result.features)
+    except ModelUnavailable as error:
+        raise answers.unavailable(error) from error
+    log.scored(scores)
+    explained = answers.explained_predictions(
+        scoring.result.features, scoring.result.ids, scores, explanation, full=True
+    )
     return json_response(
         {
-            "predictions": explained_predictions(
-                scoring.result, scores.probabilities, scores.bands, explanation, full=True
-            ),
+            "predictions": explained,
             "reference_probability": explanation.reference_probability,
             "model_version": scores.version,
         }
     )
 
 
+def _bigquery_replies(scoring: ScoringRequest, log: RequestLog) -> flask.Response:
+    """BigQuery's ``{"replies": [...]}``: probabilities, or each row's band and reasons for the explaining routine."""
+    explaining = bigquery.explaining(scoring.context, scoring.count)
+    if not scoring.count:
+        return json_response({"replies": []})
+    features = scoring.result.features
+    try:
+        if not explaining:
+            scores = score(features)
+            log.scored(scores)
+            return json_response({"replies": scores.probabilities.tolist()})
+        scores, explanation = explain(features)
+    except ModelUnavailable as error:  # same status and Retry-After: BigQuery retries
+        raise bigquery.retried(answers.unavailable(error)) from error
+    log.scored(scores)
+    return json_response(
+        {"replies": answers.explained_predictions(features, scoring.result.ids, scores, explanation, full=False)}
+    )
+
+
 def health(request: flask.Request, log: RequestLog) -> flask.Response:
-    model = model_store.loaded_model()
+    model = store.loaded_model()
     log.model_version = model.version if model else None
     return json_response({"status": "ok", "model_loaded": model is not None, "model_version": log.model_version})
 
 
 def ready(request: flask.Request, log: RequestLog) -> flask.Response:
-    log.model_version = served_model().version
+    try:
+        log.model_version = served_model().version
+    except ModelUnavailable as error:
+        raise answers.unavailable(error) from error
     return json_response({"status": "ready", "model_loaded": True, "model_version": log.model_version})
 
 
 def openapi_document(request: flask.Request, log: RequestLog) -> flask.Response:
+    from default_risk.protocols import openapi  # only this route needs the generator
+
     return json_response(openapi.document(ROUTE_METHODS))
 
 
@@ -138,3 +175,30 @@ def handle(request: flask.Request) -> flask.Response:
     fields = log.fields(time.perf_counter() - started, outcome, response.status_code)
     logger.info(telemetry.REQUEST_LOG_MESSAGE, extra={"json_fields": fields})
     return response
+
+
+def read_body(request: flask.Request) -> bytes:
+    """The body of a JSON request, after the media-type and size checks (415, 413)."""
+    if request.mimetype != JSON_MEDIA_TYPE:
+        raise ApiError(
+            "unsupported_media_type", f"Content-Type must be {JSON_MEDIA_TYPE}, got {request.mimetype or 'none'}"
+        )
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiError("body_too_large", f"body is {request.content_length} bytes; the limit is {MAX_BODY_BYTES}")
+    body = _read_body(request.stream)
+    if len(body) > MAX_BODY_BYTES:
+        raise ApiError("body_too_large", f"body exceeds the limit of {MAX_BODY_BYTES} bytes")
+    return bytes(body)
+
+
+def _read_body(stream: IO[bytes]) -> bytearray:
+    """The body, up to one byte past ``MAX_BODY_BYTES``, read in pieces: an endless chunked upload
+    (no Content-Length) costs little more memory than the limit, not the several copies of it that
+    one large read makes the server's chunked reader hold."""
+    body = bytearray()
+    while len(body) <= MAX_BODY_BYTES:
+        piece = stream.read(min(READ_PIECE_BYTES, MAX_BODY_BYTES + 1 - len(body)))
+        if not piece:
+            break
+        body += piece
+    return body

@@ -1,7 +1,8 @@
-"""The structured logs: one JSON line per request, read by the log-based metrics, and the loggers that write them.
+"""The structured logs: the names of the one JSON line per request, read by the log-based metrics, and the loggers
+that write them.
 
-The names below are the contract with ``infra/monitoring.tf``: its filters match
-``REQUEST_LOG_MESSAGE`` and its value extractors read the ``jsonPayload`` fields named here.
+The names below are the contract with ``infra/monitoring.tf``: its filters match ``REQUEST_LOG_MESSAGE`` and its
+value extractors read the ``jsonPayload`` fields named here (``protocols.request_log`` fills them in).
 """
 
 from __future__ import annotations
@@ -9,9 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass
-
-from default_risk.stability import BAND_LABELS
 
 LOGGER_NAME = "scoring"
 """Our loggers (this one and its children) write structured JSON lines to stdout."""
@@ -47,28 +45,3 @@ def logger(name: str | None = None) -> logging.Logger:
         root.setLevel(logging.INFO)
         root.propagate = False
     return root.getChild(name) if name else root
-
-
-@dataclass
-class RequestLog:
-    """What the request's log line reports besides latency and outcome; the routes fill it in."""
-
-    instance_count: int = 0
-    model_version: str | None = None
-    mean_probability: float | None = None
-    band_counts: list[int] | None = None
-
-    def fields(self, latency: float, outcome: str, status: int) -> dict[str, object]:
-        """The ``jsonPayload`` fields of the request's one log line."""
-        fields: dict[str, object] = {
-            LATENCY_FIELD: round(latency, 6),
-            INSTANCES_FIELD: self.instance_count,
-            OUTCOME_FIELD: outcome,
-            STATUS_FIELD: status,
-            MODEL_VERSION_FIELD: self.model_version,
-        }
-        if outcome == "ok" and self.mean_probability is not None:
-            fields[MEAN_PROBABILITY_FIELD] = self.mean_probability
-        if outcome == "ok" and self.band_counts is not None:
-            fields[BAND_COUNTS_FIELD] = dict(zip(BAND_LABELS, self.band_counts, strict=True))
-        return fields

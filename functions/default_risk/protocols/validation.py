@@ -18,7 +18,7 @@ from operator import methodcaller
 
 import numpy as np
 
-from default_risk.contract import FEATURE_NAMES, FEATURES, FEATURES_BY_NAME
+from default_risk.contract.fields import FEATURE_NAMES, FEATURES, FEATURES_BY_NAME
 
 ID_FIELD = "id"
 """Optional string per record, echoed back with its prediction."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from default_risk.contract import FEATURE_NAMES, MODEL_FIELDS, probe_rows
+from default_risk.contract.fields import FEATURE_NAMES, MODEL_FIELDS, probe_rows
 
 _COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
 _MODEL_COLUMNS = [_COLUMN[name] for name in MODEL_FIELDS]
@@ -57,6 +57,11 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "fields+derived": (*MODEL_FIELDS, *DERIVED_FEATURES),
 }
 """Feature set name -> the model's input columns, in order."""
+FEATURE_REVISIONS: dict[str, tuple[int, ...]] = {"fields": (1,), "fields+derived": (1,)}
+"""The revisions of each set's computation this code keeps: a version names the one it was trained on
+(``feature_revision`` in its manifest), and a change to a computation is a new revision beside the old ones, so
+that no retained version is orphaned. ``FEATURE_REVISION`` is the one new versions are trained on."""
+FEATURE_REVISION = 1
 
 
 PROBE_TOLERANCE = 1e-9

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from default_risk.contract import FEATURES_BY_NAME, MODEL_FIELDS
+from default_risk.contract.fields import FEATURES_BY_NAME, MODEL_FIELDS
 
 MAX_REASONS = 4
 """Regulation B practice: at most four principal reasons per adverse action."""
@@ -103,6 +103,7 @@ GROUPS: tuple[Group, ...] = (
     Group("education", "R06", "Education", ("EDUCATION",), _education),
 )
 GROUPS_BY_NAME: dict[str, Group] = {group.name: group for group in GROUPS}
+GROUP_NAMES: tuple[str, ...] = tuple(group.name for group in GROUPS)
 
 _grouped = [name for group in GROUPS for name in group.fields]
 if sorted(_grouped) != sorted(MODEL_FIELDS) or any(FEATURES_BY_NAME[name].optional for name in _grouped):

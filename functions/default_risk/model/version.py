@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from default_risk.artifacts import (
+from default_risk.contract.artifacts import (
     MANIFEST_FILE,
     MODEL_FILE,
     PREP_FILE,
@@ -25,11 +25,12 @@ from default_risk.artifacts import (
     sha256_hex,
     verify_file,
 )
-from default_risk.explain import Explainer
-from default_risk.model_inputs import FEATURE_SETS, computes_as_recorded
-from default_risk.preprocessing import load_preprocessor
-from default_risk.scorer import Scorer
-from default_risk.stability import BAND_LABELS
+from default_risk.contract.bands import BAND_LABELS
+from default_risk.contract.model_inputs import FEATURE_REVISIONS, FEATURE_SETS, computes_as_recorded
+from default_risk.contract.points import ScoreScale
+from default_risk.model.explainer import Explainer
+from default_risk.model.preprocessing import load_preprocessor
+from default_risk.model.scorer import Scorer
 
 Fetch = Callable[[str], bytes]
 """Reads one object or file by its full URL or path."""
@@ -41,14 +42,23 @@ class ServedVersion:
     manifest: dict
     scorer: Scorer
     score_edges: np.ndarray
-    """The risk bands' inner edges (``stability``)."""
+    """The risk bands' inner edges (``contract.bands``)."""
+    scale: ScoreScale
+    """The points scale the version records (``contract.points``)."""
     explainer: Explainer
 
 
 def served_version(manifest: dict, files: dict[str, bytes]) -> ServedVersion:
     """A version from its parsed manifest and its served files' bytes (already verified)."""
     serving = manifest[SERVING_KEY]
-    feature_set = serving["feature_set"]
+    feature_set, revision = serving["feature_set"], serving.get("feature_revision")
+    if revision not in FEATURE_REVISIONS[feature_set]:
+        raise IntegrityError(
+            f"version {manifest['version']} was trained on revision {revision!r} of {feature_set}; this code keeps "
+            f"revisions {list(FEATURE_REVISIONS[feature_set])}"
+        )
+    if "score_scale" not in serving:
+        raise IntegrityError(f"version {manifest['version']} records no score scale (trained before points)")
     if not computes_as_recorded(feature_set, serving.get("model_inputs_probe_sums", [])):
         raise IntegrityError(
             f"version {manifest['version']} was trained on features this code computes otherwise "
@@ -60,7 +70,8 @@ def served_version(manifest: dict, files: dict[str, bytes]) -> ServedVersion:
     edges = np.asarray(bands["edges"], dtype=np.float64)
     if bands["labels"] != list(BAND_LABELS) or len(edges) != len(BAND_LABELS) - 1 or np.any(np.diff(edges) <= 0):
         raise IntegrityError(f"version {manifest['version']} has bands this code does not serve: {bands['labels']}")
-    return ServedVersion(manifest["version"], manifest, scorer, edges, Explainer(scorer, serving["explanation"]))
+    scale = ScoreScale.from_dict(serving["score_scale"])
+    return ServedVersion(manifest["version"], manifest, scorer, edges, scale, Explainer(scorer, serving["explanation"]))
 
 
 def read_version(fetch: Fetch, folder: str, pinned_manifest_sha256: str | None = None) -> ServedVersion:

@@ -22,8 +22,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from default_risk.api import MAX_INSTANCES, ApiError
-from default_risk.contract import FEATURES
+from default_risk.contract.fields import FEATURES
+from default_risk.contract.limits import MAX_INSTANCES
+from default_risk.protocols.answers import ApiError
 
 MAX_VALUES = MAX_INSTANCES * (len(FEATURES) + 3)
 """Commas a body may hold: a full request of ``MAX_INSTANCES`` records, ids included, has fewer."""

@@ -4,7 +4,8 @@ BigQuery POSTs batches of rows as ``{"requestId", "caller", "sessionUser", "user
 where ``calls`` holds one argument list per row in the routine's declared order. That order is
 ``contract.FEATURE_NAMES`` (``infra/bigquery.tf`` declares the arguments from one list, and a test proves
 the two agree). The rows go through ``validation.validate_rows``, the same contract and the same numpy
-checks as the records of the instances API (no dict is built per row), and the same ``service.score``.
+checks as the records of the instances API (no dict is built per row); the router scores them with the same
+``service.scoring``: this module only translates calls and replies, and never scores.
 The answer is ``{"replies": [p, ...]}`` in call order, or ``{"errorMessage": "..."}``: BigQuery fails
 the query at once on a 4xx and retries 408, 429, 500, 503 and 504, so bad data gets 400 (413 for too
 many rows) and a model that is not ready gets 503.
@@ -16,12 +17,11 @@ import re
 
 import flask
 
-from default_risk.api import MAX_INSTANCES, ApiError, json_response
-from default_risk.contract import FEATURE_NAMES, FEATURES_BY_NAME
-from default_risk.explain import MAX_EXPLAIN_INSTANCES, explained_predictions
-from default_risk.service import explain, score
-from default_risk.telemetry import RequestLog
-from default_risk.validation import Problem, ValidationResult, validate_rows
+from default_risk.contract.fields import FEATURE_NAMES, FEATURES_BY_NAME
+from default_risk.contract.limits import MAX_EXPLAIN_INSTANCES, MAX_INSTANCES
+from default_risk.protocols.answers import ApiError, json_response
+from default_risk.protocols.request_log import RequestLog
+from default_risk.protocols.validation import Problem, ValidationResult, validate_rows
 
 CALLS_KEY = "calls"
 BIGQUERY_STRING_KEYS: tuple[str, ...] = ("requestId", "caller", "sessionUser")
@@ -49,6 +49,11 @@ class BigQueryError(ApiError):
 
     def response(self) -> flask.Response:
         return json_response({"errorMessage": self.message}, self.status, self.headers)
+
+
+def retried(error: ApiError) -> BigQueryError:
+    """``error`` (the model is not ready: 503 with Retry-After) in BigQuery's shape: BigQuery retries it."""
+    return BigQueryError(error.code, f"{error.message} (BigQuery retries this request)", headers=error.headers)
 
 
 def is_bigquery_request(payload: object) -> bool:
@@ -85,32 +90,21 @@ def validated_calls(payload: dict, log: RequestLog) -> ValidationResult:
     return result
 
 
-def replies(result: ValidationResult, context: dict, log: RequestLog) -> flask.Response:
-    """``{"replies": [...]}`` for the validated rows of a call, in call order: probabilities, or, for the
-    explaining routine (``userDefinedContext`` ``{"mode": "explain"}``), each row's band and reasons as JSON."""
+def explaining(context: dict, rows: int) -> bool:
+    """Whether the call comes from the explaining routine (``userDefinedContext`` ``{"mode": "explain"}``), which
+    replies with each row's band and reasons as JSON, rather than the scoring one, which replies probabilities."""
     mode = context.get(MODE_KEY, SCORE_MODE)
     if mode not in MODES:
         raise BigQueryError(
             "invalid_input", f"userDefinedContext mode {str(mode)[:40]!r} is not one of {', '.join(MODES)}"
         )
-    if mode == EXPLAIN_MODE and len(result.ids) > MAX_EXPLAIN_INSTANCES:
+    if mode == EXPLAIN_MODE and rows > MAX_EXPLAIN_INSTANCES:
         raise BigQueryError(
             "too_many_instances",
-            f"{len(result.ids)} rows in one request, at most {MAX_EXPLAIN_INSTANCES} are explained: set the "
+            f"{rows} rows in one request, at most {MAX_EXPLAIN_INSTANCES} are explained: set the "
             f"explaining routine's max_batching_rows to {MAX_EXPLAIN_INSTANCES} or less",
         )
-    if not result.ids:
-        return json_response({"replies": []})
-    try:
-        if mode == SCORE_MODE:
-            return json_response({"replies": score(result, log).probabilities.tolist()})
-        scores, explanation = explain(result, log)
-    except ApiError as error:  # the model is not ready: same status and Retry-After, BigQuery retries
-        raise BigQueryError(
-            error.code, f"{error.message} (BigQuery retries this request)", headers=error.headers
-        ) from error
-    answers = explained_predictions(result, scores.probabilities, scores.bands, explanation, full=False)
-    return json_response({"replies": answers})
+    return mode == EXPLAIN_MODE
 
 
 def _arity_message(row: int, rows: int, call: object) -> str:

@@ -15,8 +15,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from default_risk.contract import FEATURE_NAMES
-from default_risk.model_inputs import FEATURE_SETS
+from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.contract.model_inputs import FEATURE_SETS
 
 KERAS_FILE = "best_tf_model.keras"
 MODEL_FILE = "model.tflite"

@@ -12,8 +12,8 @@ import threading
 
 import numpy as np
 
-from default_risk.model_inputs import FEATURE_SETS, model_inputs
-from default_risk.preprocessing import Preprocessor
+from default_risk.contract.model_inputs import FEATURE_SETS, model_inputs
+from default_risk.model.preprocessing import Preprocessor
 
 
 class Network:

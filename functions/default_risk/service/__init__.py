@@ -1,0 +1,1 @@
+"""The service: validated records in, decisions out, whatever protocol brought them (``scoring``)."""
