@@ -12,7 +12,7 @@ ifneq ($(SHARED_DATA),)
 export UCI_CREDIT_DATA ?= $(abspath $(SHARED_DATA))
 endif
 
-.PHONY: help venv lock demo train reproduce promote model-card drift infra-contract monitoring-sql browser graphviz diagram test lint infra-check bench reliability mlflow-ui clean
+.PHONY: help venv lock demo train reproduce replay notice backtest promote model-card drift infra-contract monitoring-sql browser graphviz diagram test lint infra-check bench reliability mlflow-ui clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -97,6 +97,18 @@ drift: $(STAMP)  ## DATA=FILE: PSI of a portfolio's score and fields against the
 
 infra-contract: $(STAMP)  ## infra/contract.tf.json (the contract's facts Terraform reads: bands, arguments, limits, log names)
 	$(PY) -m training.release.infra_contract
+
+replay: $(STAMP)  ## DECISION=id DECISIONS=url (MODELS=dir|gs://...): the decision scored again, bit for bit? (exit 0/1/3)
+	@test -n "$(DECISION)" -a -n "$(DECISIONS)" || { echo "make replay: set DECISION=<decision_id> DECISIONS=<folder or gs://...>"; exit 3; }
+	$(PY) -m training.audit replay --decision "$(DECISION)" --decisions "$(DECISIONS)" $(if $(MODELS),--models "$(MODELS)")
+
+notice: $(STAMP)  ## DECISION=id DECISIONS=url (MODELS=...): the statement of specific reasons for one decision (Reg B form C-1)
+	@test -n "$(DECISION)" -a -n "$(DECISIONS)" || { echo "make notice: set DECISION=<decision_id> DECISIONS=<folder or gs://...>"; exit 3; }
+	$(PY) -m training.audit notice --decision "$(DECISION)" --decisions "$(DECISIONS)" $(if $(MODELS),--models "$(MODELS)")
+
+backtest: $(STAMP)  ## DECISIONS=url OUTCOMES=csv: realized defaults against predicted PDs per band and vintage (exit 0/2 red/3)
+	@test -n "$(DECISIONS)" -a -n "$(OUTCOMES)" || { echo "make backtest: set DECISIONS=<folder or gs://...> OUTCOMES=<csv>"; exit 3; }
+	$(PY) -m training.backtest --decisions "$(DECISIONS)" --outcomes "$(OUTCOMES)"
 
 monitoring-sql: $(STAMP)  ## infra/sql/ (the BigQuery stability SQL) from the contract and the committed manifests
 	$(PY) -m training.release.monitoring_sql

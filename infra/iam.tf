@@ -43,6 +43,7 @@ locals {
   terraform_buckets = var.ci_applies_terraform ? {
     models      = google_storage_bucket.models.name
     access_logs = google_storage_bucket.access_logs.name
+    decisions   = google_storage_bucket.decisions.name
   } : {}
 }
 
@@ -214,6 +215,7 @@ resource "google_bigquery_dataset_iam_member" "deployer_owns_datasets" {
   for_each = var.ci_applies_terraform ? {
     scoring    = google_bigquery_dataset.scoring.dataset_id
     monitoring = google_bigquery_dataset.monitoring.dataset_id
+    decisions  = google_bigquery_dataset.decisions.dataset_id
   } : {}
 
   project    = var.project_id

@@ -20,6 +20,16 @@ output "model_bucket" {
   value       = google_storage_bucket.models.name
 }
 
+output "decision_records_url" {
+  description = "Where the function records every decision (its DECISION_RECORDS_URL): gs://BUCKET/decisions."
+  value       = local.decision_records_url
+}
+
+output "decisions_table" {
+  description = "The BigQuery external table over the decision records (PROJECT.DATASET.decisions)."
+  value       = "${var.project_id}.${google_bigquery_dataset.decisions.dataset_id}.${google_bigquery_table.decisions.table_id}"
+}
+
 output "artifact_registry_repository" {
   description = "Full ID of the Docker repository for build images, as `gcloud functions deploy --docker-repository` takes it."
   value       = google_artifact_registry_repository.functions.id

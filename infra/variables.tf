@@ -193,6 +193,45 @@ variable "model_retention_locked" {
   default     = false
 }
 
+variable "decision_retention_days" {
+  description = "Days every decision record is kept from its writing, under the records bucket's retention policy: nobody can replace or delete a record sooner. Regulation B (12 CFR 1002.12(b)) asks for 25 months: at least 760."
+  type        = number
+  default     = 760
+
+  validation {
+    condition     = var.decision_retention_days >= local.record_retention_min_days && var.decision_retention_days <= 36500 && floor(var.decision_retention_days) == var.decision_retention_days
+    error_message = "decision_retention_days must be a whole number of days from 760 (25 months, Regulation B) to 36500."
+  }
+}
+
+variable "decision_retention_locked" {
+  description = "Lock the decision records bucket's retention policy. Irreversible: once locked, the period can never be shortened or removed and the bucket cannot be deleted before its newest record expires. Lock it in production, after a first apply."
+  type        = bool
+  default     = false
+}
+
+variable "decision_reviewers_group" {
+  description = "Google group of the reviewers (credit risk, fair lending, model risk, audit) who may read the decision records and query their table; empty: nobody but project owners."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.decision_reviewers_group == "" || can(regex("^[^@[:space:]]+@[^@[:space:]]+\\.[^@[:space:]]+$", var.decision_reviewers_group))
+    error_message = "decision_reviewers_group must be empty or a group's e-mail address."
+  }
+}
+
+variable "decision_dataset_id" {
+  description = "BigQuery dataset holding the decisions table (an external table over the records bucket)."
+  type        = string
+  default     = "decision_records"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.decision_dataset_id)) && length(var.decision_dataset_id) <= 1024
+    error_message = "decision_dataset_id must be 1-1024 letters, digits and underscores."
+  }
+}
+
 variable "access_log_retention_days" {
   description = "Days the model bucket's access logs are kept."
   type        = number

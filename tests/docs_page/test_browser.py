@@ -7,6 +7,7 @@ The test is skipped, with the reason, only where no Chromium is installed.
 from __future__ import annotations
 
 import json
+import uuid
 import shutil
 from collections.abc import Iterator
 
@@ -108,6 +109,8 @@ def test_try_it_out_scores_the_single_record_example_under_a_prefix(docs_base: s
     probability = body["predictions"][0]["probability_of_default"]
     assert isinstance(probability, float) and 0.0 <= probability <= 1.0
     direct = post_json(f"{docs_base}/", examples["single"]).json
+    for answer in (body, direct):  # each request is its own decision
+        assert uuid.UUID(answer["predictions"][0].pop("decision_id")).version == 7
     assert body == direct, "the page must show exactly what a direct POST of the same example returns"
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     bottom = page.evaluate(

@@ -100,8 +100,9 @@ def repository_files() -> list[str]:
     return [name for name in listed if (ROOT / name).is_file() and ROOT / name != BASELINE]
 
 
-DIGEST_LINE = re.compile(r'^\s*"sha256": "[0-9a-f]{64}",?$')
-"""A manifest's content digest (``artifacts``): high-entropy hex by design, never a secret."""
+DIGEST_LINE = re.compile(r'^\s*("sha256": "[0-9a-f]{64}"|"commit": "[0-9a-f]{40}"),?$')
+"""A manifest's content digest (``artifacts``) or the git commit of its lineage: high-entropy hex by design, never a
+secret."""
 
 
 def scan(paths: list[str], cwd: Path) -> set[tuple[str, str, str]]:

@@ -24,7 +24,7 @@ from default_risk.contract.artifacts import LATEST_POINTER, MODELS_PREFIX, PROMO
 from default_risk.protocols.openapi import EXAMPLE_ROWS, example_record
 from tests.support.gcs import BUCKET, publish
 from tests.support.http import post_json
-from tests.support.local_cloud import ROOT, emulator_env, function_server, storage_emulator
+from tests.support.local_cloud import RECORDS_FOLDER, ROOT, emulator_env, function_server, storage_emulator
 
 MODELS_DIR = ROOT / MODELS_PREFIX
 PREFERRED_PORT = 8080
@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
             port = PREFERRED_PORT if port_is_free(PREFERRED_PORT) else 0  # 0: any free port
             with function_server(emulator_env(emulator) | urls, work / "function", port=port) as server:
                 print(f"Function serving at {server.url} (logs: {server.log_path})")
+                print(f"Decisions recorded in {server.cwd / RECORDS_FOLDER} (make replay / make notice DECISIONS=...)")
                 show("One record (first request: loads the model from gs://)", server.url, example_record("uci-1"))
                 batch = {"instances": [{"id": record_id, **example_record(record_id)} for record_id in EXAMPLE_ROWS]}
                 show("A batch of three records with ids", server.url, batch)

@@ -16,6 +16,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from default_risk.service.records import RECORDS_URL_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 BIN_DIR = Path(sys.executable).parent
@@ -147,7 +149,13 @@ def functions_framework(port: int) -> list[str]:
     ]
 
 
+RECORDS_FOLDER = "decisions"
+"""The decision records of a function server, under its working folder unless ``env`` names another store."""
+
+
 def function_server(env: Mapping[str, str], work_dir: Path, threads: int = 8, port: int = 0) -> Server:
-    """The function served by functions-framework (gunicorn, ``threads`` threads) in ``work_dir``."""
-    full_env = os.environ | PROCESS_ENV | {"PYTHONUNBUFFERED": "1", "THREADS": str(threads)} | dict(env)
+    """The function served by functions-framework (gunicorn, ``threads`` threads) in ``work_dir``, recording its
+    decisions in ``work_dir/decisions`` unless ``env`` sets ``DECISION_RECORDS_URL``."""
+    records = {RECORDS_URL_ENV: str(work_dir / RECORDS_FOLDER)}
+    full_env = os.environ | PROCESS_ENV | {"PYTHONUNBUFFERED": "1", "THREADS": str(threads)} | records | dict(env)
     return Server(functions_framework, full_env, work_dir, ready_path="/healthz", port=port)

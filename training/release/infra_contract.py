@@ -17,6 +17,7 @@ from default_risk.contract.bands import BAND_LABELS, PSI_ACT, PSI_WATCH
 from default_risk.contract.fields import FEATURE_NAMES
 from default_risk.contract.limits import MAX_EXPLAIN_INSTANCES, MAX_INSTANCES
 from default_risk.contract.telemetry import OUTCOMES, REQUEST_LOG_MESSAGE
+from default_risk.service.records import RECORD_SCHEMA, RETENTION_DAYS_AT_LEAST
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "infra" / "contract.tf.json"
@@ -33,6 +34,8 @@ def facts() -> dict[str, object]:
         "max_explain_instances": MAX_EXPLAIN_INSTANCES,
         "psi_watch": PSI_WATCH,
         "psi_act": PSI_ACT,
+        "record_retention_min_days": RETENTION_DAYS_AT_LEAST,
+        "decision_record_schema": RECORD_SCHEMA,
     }
 
 

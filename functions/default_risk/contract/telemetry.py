@@ -30,9 +30,19 @@ BAND_COUNTS_FIELD = "risk_band_counts"
 """How many of the request's records fell in each risk band of the loaded version, ``{"B01": n, ...}``
 (successful requests only; counts, never values): the score's population stability, per version."""
 
-OUTCOMES: tuple[str, ...] = ("ok", "invalid_input", "too_large", "unsupported", "model_unavailable", "internal_error")
-"""``ok`` is a 2xx; every other outcome is a failed request of the kind its name says (``internal_error``: a bug,
-answered 503)."""
+OUTCOMES: tuple[str, ...] = (
+    "ok",
+    "invalid_input",
+    "too_large",
+    "unsupported",
+    "model_unavailable",
+    "records_unavailable",
+    "internal_error",
+)
+"""``ok`` is a 2xx; every other outcome is a failed request of the kind its name says (``records_unavailable``: the
+decisions could not be recorded, so none was answered; ``internal_error``: a bug, answered 503)."""
+REQUEST_ID_FIELD = "request_id"
+"""The request's id: the ``X-Request-Id`` answer header, and the ``request_id`` of its decision records."""
 
 
 def logger(name: str | None = None) -> logging.Logger:

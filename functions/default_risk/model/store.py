@@ -174,7 +174,7 @@ def pinned_manifest_sha256() -> str | None:
 def _load() -> ServedVersion:
     model_url, _ = artifact_urls()
     pinned = pinned_manifest_sha256()
-    fetch = _gcs_fetcher() if model_url.startswith("gs://") else _read_local
+    fetch = gcs_reader() if model_url.startswith("gs://") else _read_local
     return read_version(fetch, _split(model_url)[0], pinned)
 
 
@@ -196,7 +196,7 @@ def _fetch_timeout() -> float:
     return timeout
 
 
-def _gcs_fetcher():
+def gcs_reader():
     """A function reading ``gs://`` URLs within one load's storage time (the client is made once, on first use)."""
     global _storage_client
     from google.cloud import storage

@@ -40,6 +40,8 @@ Fetch = Callable[[str], bytes]
 class ServedVersion:
     version: str
     manifest: dict
+    manifest_sha256: str
+    """The sha256 of the manifest's bytes: what a decision record names, and what the deploy pins."""
     scorer: Scorer
     score_edges: np.ndarray
     """The risk bands' inner edges (``contract.bands``)."""
@@ -49,7 +51,7 @@ class ServedVersion:
 
 
 def served_version(manifest: dict, files: dict[str, bytes]) -> ServedVersion:
-    """A version from its parsed manifest and its served files' bytes (already verified)."""
+    """A version from its parsed manifest and the bytes of its manifest and served files (already verified)."""
     serving = manifest[SERVING_KEY]
     feature_set, revision = serving["feature_set"], serving.get("feature_revision")
     if revision not in FEATURE_REVISIONS[feature_set]:
@@ -71,7 +73,9 @@ def served_version(manifest: dict, files: dict[str, bytes]) -> ServedVersion:
     if bands["labels"] != list(BAND_LABELS) or len(edges) != len(BAND_LABELS) - 1 or np.any(np.diff(edges) <= 0):
         raise IntegrityError(f"version {manifest['version']} has bands this code does not serve: {bands['labels']}")
     scale = ScoreScale.from_dict(serving["score_scale"])
-    return ServedVersion(manifest["version"], manifest, scorer, edges, scale, Explainer(scorer, serving["explanation"]))
+    explainer = Explainer(scorer, serving["explanation"])
+    manifest_sha256 = sha256_hex(files[MANIFEST_FILE])
+    return ServedVersion(manifest["version"], manifest, manifest_sha256, scorer, edges, scale, explainer)
 
 
 def read_version(fetch: Fetch, folder: str, pinned_manifest_sha256: str | None = None) -> ServedVersion:
@@ -87,7 +91,7 @@ def read_version(fetch: Fetch, folder: str, pinned_manifest_sha256: str | None =
     name = folder.rsplit("/", 1)[-1]
     if manifest["version"] != name:
         raise IntegrityError(f"folder {name} holds version {manifest['version']}: a version lives in its own name")
-    files = {}
+    files = {MANIFEST_FILE: raw}
     for file_name in SERVED_FILES:
         files[file_name] = fetch(f"{folder}/{file_name}")
         verify_file(manifest, file_name, files[file_name])  # before unpickling, which admits known classes only

@@ -9,20 +9,19 @@ from collections.abc import Iterable, Mapping
 
 import flask
 import msgspec
-import numpy as np
 
-from default_risk.contract.fields import FEATURE_NAMES
 from default_risk.contract.limits import ID_FIELD
 from default_risk.contract.reasons import GROUP_NAMES
-from default_risk.model.explainer import Explanation, reasons
 from default_risk.model.store import ModelUnavailable
 from default_risk.protocols.validation import Problem
-from default_risk.service.scoring import Scores
+from default_risk.service.decisions import Decisions
+from default_risk.service.records import RecordsUnavailable
 
 JSON_MEDIA_TYPE = "application/json"
 EXPLAIN_PATH = "/explain"
 """Where records are explained (``explained_predictions``); ``/`` scores them (``predictions``)."""
 
+RECORDS_RETRY_AFTER_SECONDS = 1
 RESPONSE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 ERROR_STATUSES: dict[str, int] = {
@@ -34,6 +33,7 @@ ERROR_STATUSES: dict[str, int] = {
     "body_too_large": 413,
     "unsupported_media_type": 415,
     "model_unavailable": 503,
+    "records_unavailable": 503,
     "internal_error": 503,
 }
 """Every error code the API answers with, and its HTTP status."""
@@ -62,7 +62,9 @@ class ApiError(Exception):
     @property
     def outcome(self) -> str:
         """The request log's outcome for this error."""
-        return "internal_error" if self.code == "internal_error" else _OUTCOME_OF_STATUS[self.status]
+        if self.code in ("internal_error", "records_unavailable"):
+            return self.code
+        return _OUTCOME_OF_STATUS[self.status]
 
     def response(self) -> flask.Response:
         details = [{"instance": p.instance, "field": p.field, "problem": p.problem} for p in self.details]
@@ -77,8 +79,14 @@ def json_response(body: object, status: int = 200, headers: Mapping[str, str] | 
     )
 
 
-def unavailable(error: ModelUnavailable) -> ApiError:
-    """The 503 answer (with Retry-After) for a model that cannot be served now."""
+def unavailable(error: ModelUnavailable | RecordsUnavailable) -> ApiError:
+    """The 503 answer (with Retry-After) when the model cannot be served or the decisions cannot be recorded now."""
+    if isinstance(error, RecordsUnavailable):
+        return ApiError(
+            "records_unavailable",
+            "the decisions could not be recorded, so none is answered; retry later",
+            headers={"Retry-After": str(RECORDS_RETRY_AFTER_SECONDS)},
+        )
     return ApiError(
         "model_unavailable",
         "the model is not loaded and could not be loaded now; retry later",
@@ -86,35 +94,38 @@ def unavailable(error: ModelUnavailable) -> ApiError:
     )
 
 
-def predictions(scores: Scores, ids: list[str | None]) -> list[dict]:
-    """One answer per record, in order: ``probability_of_default``, ``risk_band``, ``score`` (points) and the
-    record's ``id`` if sent."""
-    columns = zip(scores.probabilities.tolist(), scores.band_labels, scores.points.tolist(), ids, strict=True)
-    return [
-        {"probability_of_default": p, "risk_band": band, "score": points}
-        if record_id is None
-        else {"probability_of_default": p, "risk_band": band, "score": points, ID_FIELD: record_id}
-        for p, band, points, record_id in columns
+def predictions(decisions: Decisions, ids: list[str | None]) -> list[dict]:
+    """One answer per record, in order: ``decision_id``, ``probability_of_default``, ``risk_band``, ``score`` (points)
+    and the record's ``id`` if sent."""
+    scores = decisions.scores
+    probabilities, points = scores.probabilities.tolist(), scores.points.tolist()
+    columns = zip(decisions.decision_ids, probabilities, scores.band_labels, points, ids, strict=True)
+    answers = [
+        {"decision_id": decision, "probability_of_default": p, "risk_band": band, "score": score}
+        for decision, p, band, score, _ in columns
     ]
+    for answer, record_id in zip(answers, ids, strict=True):
+        if record_id is not None:
+            answer[ID_FIELD] = record_id
+    return answers
 
 
-def explained_predictions(
-    features: np.ndarray, ids: list[str | None], scores: Scores, explanation: Explanation, *, full: bool
-) -> list[dict]:
+def explained_predictions(decisions: Decisions, ids: list[str | None], *, full: bool) -> list[dict]:
     """One answer per record, in order: ``probability_of_default``, ``risk_band``, ``score``, ``reasons`` and, when
-    ``full``, every group's ``contributions`` and the record's ``id``."""
-    answers = []
+    ``full`` (HTTP, where each decision's id can travel), ``decision_id``, every group's ``contributions`` and the
+    record's ``id``."""
+    scores, answers = decisions.scores, []
     labels, points = scores.band_labels, scores.points.tolist()
-    for row, contributions in enumerate(explanation.contributions):
-        record = dict(zip(FEATURE_NAMES, features[row].tolist(), strict=True))
+    for row, contributions in enumerate(decisions.explanation.contributions.tolist()):
         answer = {
             "probability_of_default": float(scores.probabilities[row]),
             "risk_band": labels[row],
             "score": points[row],
-            "reasons": reasons(record, contributions),
+            "reasons": decisions.reasons[row],
         }
         if full:
-            answer["contributions"] = dict(zip(GROUP_NAMES, contributions.tolist(), strict=True))
+            answer = {"decision_id": decisions.decision_ids[row], **answer}
+            answer["contributions"] = dict(zip(GROUP_NAMES, contributions, strict=True))
             if ids[row] is not None:
                 answer[ID_FIELD] = ids[row]
         answers.append(answer)

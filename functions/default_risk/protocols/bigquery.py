@@ -24,10 +24,11 @@ from default_risk.protocols.request_log import RequestLog
 from default_risk.protocols.validation import Problem, ValidationResult, validate_rows
 
 CALLS_KEY = "calls"
-BIGQUERY_STRING_KEYS: tuple[str, ...] = ("requestId", "caller", "sessionUser")
+REQUEST_ID_KEY, USER_KEY = "requestId", "sessionUser"
+BIGQUERY_STRING_KEYS: tuple[str, ...] = (REQUEST_ID_KEY, "caller", USER_KEY)
 CONTEXT_KEY = "userDefinedContext"
 BIGQUERY_KEYS: tuple[str, ...] = (*BIGQUERY_STRING_KEYS, CONTEXT_KEY)
-"""The keys BigQuery sends beside ``calls``; none is used here."""
+"""The keys BigQuery sends beside ``calls``: the decision records name ``requestId`` and ``sessionUser``."""
 OTHER_BODY_KEYS: frozenset[str] = frozenset({"instances", "inputs", *FEATURE_NAMES})
 """Keys of the other request bodies: a call holding one of them is refused, not half read."""
 ARGUMENT_NAMES: tuple[str, ...] = tuple(name.lower() for name in FEATURE_NAMES)

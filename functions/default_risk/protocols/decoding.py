@@ -63,6 +63,8 @@ class ScoringRequest:
     bigquery: bool = False
     context: dict | None = None
     """BigQuery's ``userDefinedContext`` (which of the routines sent the call)."""
+    call: dict[str, str] | None = None
+    """BigQuery's ``requestId``, ``caller`` and ``sessionUser``, those it sent as strings."""
 
     @property
     def count(self) -> int:
@@ -153,10 +155,12 @@ _Found = tuple[ScoringRequest, int, int]
 """The request, the keys its objects hold below the top level, and the colons inside its strings."""
 
 
-def _checked(matrix: np.ndarray, ids: list[str | None], context: dict | None = None) -> ScoringRequest | None:
+def _checked(
+    matrix: np.ndarray, ids: list[str | None], context: dict | None = None, call: dict | None = None
+) -> ScoringRequest | None:
     if not in_contract(matrix):
         return None
-    return ScoringRequest(ValidationResult(matrix, ids, []), context is not None, context)
+    return ScoringRequest(ValidationResult(matrix, ids, []), context is not None, context, call)
 
 
 def _given_per_row(matrix: np.ndarray) -> int:
@@ -210,11 +214,11 @@ def _from_calls(decoded, given: set[str]) -> _Found | None:
         matrix = np.array(calls, dtype=np.float64)
     matrix = matrix.reshape(len(calls), len(FEATURES))
     context = {} if decoded.userDefinedContext is _UNSET else decoded.userDefinedContext
-    request = _checked(matrix, [None] * len(calls), context)
+    call = {key: getattr(decoded, key) for key in bigquery.BIGQUERY_STRING_KEYS if key in given}
+    request = _checked(matrix, [None] * len(calls), context, call)
     if request is None:
         return None
-    strings = [getattr(decoded, key) for key in bigquery.BIGQUERY_STRING_KEYS if key in given]
-    return request, len(context), _colons([*strings, *context, *context.values()])
+    return request, len(context), _colons([*call.values(), *context, *context.values()])
 
 
 # --- the precise path -----------------------------------------------------------------------------------------
@@ -225,8 +229,9 @@ def _precise(body: bytes, log: RequestLog) -> ScoringRequest:
     payload = decode_json(body)
     if bigquery.is_bigquery_request(payload):
         context = payload.get(bigquery.CONTEXT_KEY)
+        call = {key: payload[key] for key in bigquery.BIGQUERY_STRING_KEYS if isinstance(payload.get(key), str)}
         return ScoringRequest(
-            bigquery.validated_calls(payload, log), True, context if isinstance(context, dict) else {}
+            bigquery.validated_calls(payload, log), True, context if isinstance(context, dict) else {}, call
         )
     instances = _instances_of(payload)
     log.instance_count = len(instances)

@@ -12,6 +12,8 @@ GET  /docs          the interactive API page (Swagger UI), its assets under /doc
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable
 from typing import IO
@@ -27,25 +29,28 @@ from default_risk.protocols.answers import EXPLAIN_PATH, JSON_MEDIA_TYPE, ApiErr
 from default_risk.protocols.decoding import ScoringRequest, scoring_request
 from default_risk.protocols.request_log import RequestLog
 from default_risk.protocols.validation import shown_name
-from default_risk.service.scoring import explain, score, served_model
+from default_risk.service.decisions import Decisions, Origin, decide
+from default_risk.service.records import RecordsUnavailable
 
 logger = telemetry.logger()
 
 READ_PIECE_BYTES = 64 * 1024
 """Bodies are read (and unread rests discarded) in pieces of this size, so memory stays bounded."""
+REQUEST_ID_HEADER = "X-Request-Id"
+MAX_TOKEN_PAYLOAD = 8192
+MAX_EMAIL_LENGTH = 320
 
 
 def predictions(request: flask.Request, log: RequestLog) -> flask.Response:
     scoring = scoring_request(read_body(request), log)
-    if scoring.bigquery:  # a BigQuery remote-function call: same validation, same score
+    if scoring.bigquery:  # a BigQuery remote-function call: same validation, same decisions
         return _bigquery_replies(scoring, log)
-    try:
-        scores = score(scoring.result.features)
-    except ModelUnavailable as error:
-        raise answers.unavailable(error) from error
-    log.scored(scores)
+    decisions = _decided(scoring, Origin("predict", log.request_id, caller(request)), log)
     return json_response(
-        {"predictions": answers.predictions(scores, scoring.result.ids), "model_version": scores.version}
+        {
+            "predictions": answers.predictions(decisions, scoring.result.ids),
+            "model_version": decisions.scores.version,
+        }
     )
 
 
@@ -59,41 +64,56 @@ def explanations(request: flask.Request, log: RequestLog) -> flask.Response:
             f"{scoring.count} instances; at most {MAX_EXPLAIN_INSTANCES} are explained per request (POST / scores "
             f"up to {MAX_INSTANCES:,})",
         )
-    try:
-        scores, explanation = explain(scoring.result.features)
-    except ModelUnavailable as error:
-        raise answers.unavailable(error) from error
-    log.scored(scores)
-    explained = answers.explained_predictions(
-        scoring.result.features, scoring.result.ids, scores, explanation, full=True
-    )
+    decisions = _decided(scoring, Origin("explain", log.request_id, caller(request)), log, explain=True)
     return json_response(
         {
-            "predictions": explained,
-            "reference_probability": explanation.reference_probability,
-            "model_version": scores.version,
+            "predictions": answers.explained_predictions(decisions, scoring.result.ids, full=True),
+            "reference_probability": decisions.explanation.reference_probability,
+            "model_version": decisions.scores.version,
         }
     )
 
 
 def _bigquery_replies(scoring: ScoringRequest, log: RequestLog) -> flask.Response:
-    """BigQuery's ``{"replies": [...]}``: probabilities, or each row's band and reasons for the explaining routine."""
+    """BigQuery's ``{"replies": [...]}``: probabilities, or each row's band, points and reasons for the explaining
+    routine. Each row is a recorded decision, named in its record by BigQuery's ``requestId`` and the row."""
     explaining = bigquery.explaining(scoring.context, scoring.count)
     if not scoring.count:
         return json_response({"replies": []})
-    features = scoring.result.features
+    call = scoring.call or {}
+    origin = Origin("bigquery", call.get(bigquery.REQUEST_ID_KEY) or log.request_id, call.get(bigquery.USER_KEY))
     try:
-        if not explaining:
-            scores = score(features)
-            log.scored(scores)
-            return json_response({"replies": scores.probabilities.tolist()})
-        scores, explanation = explain(features)
-    except ModelUnavailable as error:  # same status and Retry-After: BigQuery retries
-        raise bigquery.retried(answers.unavailable(error)) from error
-    log.scored(scores)
-    return json_response(
-        {"replies": answers.explained_predictions(features, scoring.result.ids, scores, explanation, full=False)}
-    )
+        decisions = _decided(scoring, origin, log, explain=explaining)
+    except ApiError as error:  # not ready or not recorded: same status and Retry-After, BigQuery retries
+        raise bigquery.retried(error) from error
+    if not explaining:
+        return json_response({"replies": decisions.scores.probabilities.tolist()})
+    return json_response({"replies": answers.explained_predictions(decisions, scoring.result.ids, full=False)})
+
+
+def _decided(scoring: ScoringRequest, origin: Origin, log: RequestLog, explain: bool = False) -> Decisions:
+    """The request's decisions, recorded; 503 when the model cannot be served or the records cannot be written."""
+    try:
+        decisions = decide(scoring.result.features, scoring.result.ids, origin, explain)
+    except (ModelUnavailable, RecordsUnavailable) as error:
+        raise answers.unavailable(error) from error
+    log.scored(decisions.scores)
+    return decisions
+
+
+def caller(request: flask.Request) -> str | None:
+    """The e-mail of the caller's identity token, which Cloud Run verified before the request reached the function
+    (the function is deployed with authentication required); None without one. The token itself is never kept."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    parts = token.split(".")
+    if scheme.lower() != "bearer" or len(parts) != 3 or len(parts[1]) > MAX_TOKEN_PAYLOAD:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    email = claims.get("email") if isinstance(claims, dict) else None
+    return email if isinstance(email, str) and len(email) <= MAX_EMAIL_LENGTH else None
 
 
 def health(request: flask.Request, log: RequestLog) -> flask.Response:
@@ -104,7 +124,7 @@ def health(request: flask.Request, log: RequestLog) -> flask.Response:
 
 def ready(request: flask.Request, log: RequestLog) -> flask.Response:
     try:
-        log.model_version = served_model().version
+        log.model_version = store.get_model().version
     except ModelUnavailable as error:
         raise answers.unavailable(error) from error
     return json_response({"status": "ready", "model_loaded": True, "model_version": log.model_version})
@@ -172,6 +192,7 @@ def handle(request: flask.Request) -> flask.Response:
         error = ApiError("internal_error", "unexpected error; retry later", headers={"Retry-After": "1"})
         response, outcome = error.response(), error.outcome
     _discard_unread_body(request)
+    response.headers[REQUEST_ID_HEADER] = log.request_id
     fields = log.fields(time.perf_counter() - started, outcome, response.status_code)
     logger.info(telemetry.REQUEST_LOG_MESSAGE, extra={"json_fields": fields})
     return response

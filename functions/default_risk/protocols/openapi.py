@@ -72,7 +72,8 @@ _ERRORS_BY_STATUS: dict[int, str] = {
     413: f"More than {MAX_INSTANCES} instances (`too_many_instances`) or a body over {MAX_BODY_BYTES} bytes "
     "(`body_too_large`).",
     415: f"The body's Content-Type is not `{JSON_MEDIA_TYPE}`.",
-    503: "The model is not loaded and could not be loaded now; retry after the `Retry-After` header's seconds.",
+    503: "The model is not loaded and could not be loaded now (`model_unavailable`), or the decisions could not be "
+    "recorded, so none is answered (`records_unavailable`); retry after the `Retry-After` header's seconds.",
 }
 
 
@@ -162,12 +163,13 @@ def _prediction_schemas() -> dict:
         "Prediction": {
             "type": "object",
             "properties": {
+                "decision_id": _DECISION_ID,
                 "probability_of_default": _PROBABILITY,
                 "risk_band": _RISK_BAND,
                 "score": _SCORE,
                 ID_FIELD: {"type": "string", "description": "The record's `id`, when it had one."},
             },
-            "required": ["probability_of_default", "risk_band", "score"],
+            "required": ["decision_id", "probability_of_default", "risk_band", "score"],
             "additionalProperties": False,
         },
         "Predictions": {
@@ -245,6 +247,13 @@ _RISK_BAND = {
 }
 
 
+_DECISION_ID = {
+    "type": "string",
+    "format": "uuid",
+    "description": "The decision's id (a UUIDv7: unique, ordered by time). Its record (inputs as sent, model "
+    "version, answer, reasons when explained) was durably written before this answer left; quote it to replay "
+    "the decision or to print its notice.",
+}
 _SCORE = {
     "type": "number",
     "description": f"The probability on the version's scorecard scale, in points (higher is lower risk): "
@@ -285,8 +294,13 @@ def _explanation_schemas() -> dict:
         "Reason": reason,
         "Explained": {
             "type": "object",
-            "properties": {**explained, "contributions": contributions, ID_FIELD: {"type": "string"}},
-            "required": [*explained, "contributions"],
+            "properties": {
+                "decision_id": _DECISION_ID,
+                **explained,
+                "contributions": contributions,
+                ID_FIELD: {"type": "string"},
+            },
+            "required": ["decision_id", *explained, "contributions"],
             "additionalProperties": False,
         },
         "Explanations": {

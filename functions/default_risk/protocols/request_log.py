@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from default_risk.contract.bands import BAND_LABELS, band_counts
 from default_risk.contract.telemetry import (
@@ -12,8 +12,10 @@ from default_risk.contract.telemetry import (
     MEAN_PROBABILITY_FIELD,
     MODEL_VERSION_FIELD,
     OUTCOME_FIELD,
+    REQUEST_ID_FIELD,
     STATUS_FIELD,
 )
+from default_risk.service.ids import new_id
 from default_risk.service.scoring import Scores
 
 
@@ -21,6 +23,7 @@ from default_risk.service.scoring import Scores
 class RequestLog:
     """What the request's log line reports besides latency and outcome; the routes fill it in."""
 
+    request_id: str = field(default_factory=new_id)
     instance_count: int = 0
     model_version: str | None = None
     mean_probability: float | None = None
@@ -40,6 +43,7 @@ class RequestLog:
             OUTCOME_FIELD: outcome,
             STATUS_FIELD: status,
             MODEL_VERSION_FIELD: self.model_version,
+            REQUEST_ID_FIELD: self.request_id,
         }
         if outcome == "ok" and self.mean_probability is not None:
             fields[MEAN_PROBABILITY_FIELD] = self.mean_probability

@@ -23,6 +23,12 @@ class Scores:
     """Each record's score in points on the version's scale (higher is lower risk)."""
     version: str
 
+    @classmethod
+    def of(cls, probabilities: np.ndarray, model: ServedVersion) -> Scores:
+        """The bands and points of a version's probabilities."""
+        bands = band_indices(probabilities, model.score_edges)
+        return cls(probabilities, bands, model.scale.points(probabilities), model.version)
+
     @property
     def band_labels(self) -> list[str]:
         return [BAND_LABELS[band] for band in self.bands.tolist()]
@@ -36,9 +42,7 @@ def served_model() -> ServedVersion:
 def score(features: np.ndarray) -> Scores:
     """Probabilities and risk bands of validated records (``FEATURE_NAMES`` columns), and the version that gave them."""
     model = served_model()
-    probabilities = model.scorer.probabilities(features)
-    bands = band_indices(probabilities, model.score_edges)
-    return Scores(probabilities, bands, model.scale.points(probabilities), model.version)
+    return Scores.of(model.scorer.probabilities(features), model)
 
 
 def explain(features: np.ndarray) -> tuple[Scores, Explanation]:

@@ -1,0 +1,369 @@
+"""Decision records: every decision the function answers, durably written before the answer leaves.
+
+Regulation B (12 CFR 1002.12(b)) asks a creditor to keep the records of each credit decision for 25 months; for an
+automated system, "the information actually entered". So every prediction gets a ``decision_id`` and a record, and
+a request whose records cannot be written is not answered (``RecordsUnavailable``: 503).
+
+**The format**, a contract that readers rely on (``RECORD_SCHEMA`` is its one definition; the BigQuery external table
+and the reviewers' tools read it):
+
+- JSON Lines, one decision per line (``.jsonl``; readers also take ``.jsonl.gz``);
+- objects named by time, one day's under one prefix:
+  ``<DECISION_RECORDS_URL>/date=YYYY-MM-DD/<HHMMSS.ffffff>-<instance>-<sequence>.jsonl``, never replaced;
+- each line: ``decision_id`` (UUIDv7), ``recorded_at`` (RFC 3339, UTC), ``model_version``, ``manifest_sha256``,
+  ``route`` (``predict``, ``explain`` or ``bigquery``), ``request_id`` (BigQuery's ``requestId`` for a BigQuery
+  call) and ``row`` (the record's place in its request), ``id`` (the caller's, when sent), ``caller`` (the
+  verified principal: the ID token's e-mail, or BigQuery's ``sessionUser``), ``inputs`` (every field as sent,
+  protected ones included, ``null`` when not sent), ``probability_of_default``, ``risk_band``, ``score``, and for
+  an explained decision ``reasons`` and ``contributions``.
+
+``DECISION_RECORDS_URL`` names the store: ``gs://bucket/prefix`` in the cloud (the deploy always sets it), a local
+folder in development and tests. **Group commit**: requests that arrive while a write is in flight share the next
+write (one object, one fsync), and each waits until the write that holds its lines is durable.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+import numpy as np
+
+from default_risk.contract import telemetry
+from default_risk.contract.fields import FEATURES
+from default_risk.contract.reasons import GROUP_NAMES
+
+logger = telemetry.logger("records")
+
+RECORDS_URL_ENV = "DECISION_RECORDS_URL"
+WRITE_FAILED_MESSAGE = "decision_records_failed"
+"""The ERROR log line of a write that failed (its cause only: never a record's content)."""
+WRITE_TIMEOUT_SECONDS = 10.0
+"""What one write may take in all before the request gets 503 (Cloud Storage's calls and retries included)."""
+RETENTION_DAYS_AT_LEAST = 760
+"""25 months and a few days (Regulation B, 12 CFR 1002.12(b)): the least the records bucket may keep a record."""
+PARTITION = "date"
+"""``<prefix>/date=YYYY-MM-DD/``: the hive partition BigQuery's external table reads."""
+ROUTES = ("predict", "explain", "bigquery")
+
+RECORD_SCHEMA: list[dict] = [
+    {"name": "decision_id", "type": "STRING", "mode": "REQUIRED"},
+    {"name": "recorded_at", "type": "TIMESTAMP", "mode": "REQUIRED"},
+    {"name": "model_version", "type": "STRING", "mode": "REQUIRED"},
+    {"name": "manifest_sha256", "type": "STRING", "mode": "REQUIRED"},
+    {"name": "route", "type": "STRING", "mode": "REQUIRED"},
+    {"name": "request_id", "type": "STRING", "mode": "REQUIRED"},
+    {"name": "row", "type": "INT64", "mode": "REQUIRED"},
+    {"name": "id", "type": "STRING", "mode": "NULLABLE"},
+    {"name": "caller", "type": "STRING", "mode": "NULLABLE"},
+    {
+        "name": "inputs",
+        "type": "RECORD",
+        "mode": "REQUIRED",
+        "fields": [{"name": f.name, "type": "FLOAT64", "mode": "NULLABLE"} for f in FEATURES],
+    },
+    {"name": "probability_of_default", "type": "FLOAT64", "mode": "REQUIRED"},
+    {"name": "risk_band", "type": "STRING", "mode": "REQUIRED"},
+    {"name": "score", "type": "FLOAT64", "mode": "REQUIRED"},
+    {
+        "name": "reasons",
+        "type": "RECORD",
+        "mode": "REPEATED",
+        "fields": [
+            {"name": "code", "type": "STRING", "mode": "REQUIRED"},
+            {"name": "group", "type": "STRING", "mode": "REQUIRED"},
+            {"name": "contribution", "type": "FLOAT64", "mode": "REQUIRED"},
+            {"name": "reason", "type": "STRING", "mode": "REQUIRED"},
+        ],
+    },
+    {
+        "name": "contributions",
+        "type": "RECORD",
+        "mode": "NULLABLE",
+        "fields": [{"name": name, "type": "FLOAT64", "mode": "REQUIRED"} for name in GROUP_NAMES],
+    },
+]
+"""One decision per line (BigQuery's schema notation, from which ``infra/`` builds the external table)."""
+
+
+class RecordsUnavailable(Exception):
+    """The records of a request could not be written: it must not be answered."""
+
+
+# --- encoding -------------------------------------------------------------------------------------------------
+
+_Inputs = msgspec.defstruct("Inputs", [(f.name, float) for f in FEATURES])
+"""A record's inputs as a JSON object; msgspec writes a field not sent (NaN) as ``null``, and every float as the
+shortest text that reads back to the same bits."""
+_ENCODER = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The decisions of one request, as the service made them."""
+
+    decision_ids: list[str]
+    route: str
+    request_id: str
+    model_version: str
+    manifest_sha256: str
+    features: np.ndarray
+    """Rows in ``FEATURE_NAMES`` order; NaN where an optional field was not sent."""
+    ids: list[str | None]
+    caller: str | None
+    probabilities: np.ndarray
+    bands: list[str]
+    points: np.ndarray
+    reasons: list[list[dict]] | None = None
+    """Each decision's reasons, when the decisions were explained."""
+    contributions: np.ndarray | None = None
+
+
+def _texts(values: list) -> list[bytes]:
+    """Each of a list of numbers (or of strings with no comma) as JSON text, from one encoding call."""
+    return _ENCODER.encode(values)[1:-1].split(b",")
+
+
+def _lines(strings: list[str]) -> list[bytes]:
+    """Each of a list of strings with no newline, as bytes, from one encoding call."""
+    return "\n".join(strings).encode().split(b"\n")
+
+
+def encode(batch: Batch) -> bytes:
+    """The request's records as JSON Lines, each line ending with a newline.
+
+    The numbers of the whole request are encoded at once and the lines joined from pieces, with no Python object per
+    value: a 10,000-record request is a few megabytes of text."""
+    count = len(batch.decision_ids)
+    recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    common = _ENCODER.encode(
+        {
+            "recorded_at": recorded_at,
+            "model_version": batch.model_version,
+            "manifest_sha256": batch.manifest_sha256,
+            "route": batch.route,
+            "request_id": batch.request_id,
+            "caller": batch.caller,
+        }
+    )[1:-1]
+    inputs = _ENCODER.encode([_Inputs(*row) for row in batch.features.tolist()])[2:-2]  # no [{ }]: only numbers
+    columns = [
+        _lines(batch.decision_ids),
+        _texts(list(range(count))),
+        list(map(_ENCODER.encode, batch.ids)),
+        inputs.split(b"},{"),
+        _texts(batch.probabilities.tolist()),
+        _lines(batch.bands),
+        _texts(batch.points.tolist()),
+    ]
+    separators = [
+        b'{"decision_id":"',
+        b'",' + common + b',"row":',
+        b',"id":',
+        b',"inputs":{',
+        b'},"probability_of_default":',
+        b',"risk_band":"',
+        b'","score":',
+    ]
+    if batch.reasons is not None:
+        contributions = [dict(zip(GROUP_NAMES, row, strict=True)) for row in batch.contributions.tolist()]
+        columns += [list(map(_ENCODER.encode, batch.reasons)), list(map(_ENCODER.encode, contributions))]
+        separators += [b',"reasons":', b',"contributions":']
+    width = 2 * len(columns) + 1
+    pieces = [b"}\n"] * (width * count)
+    for position, (separator, column) in enumerate(zip(separators, columns, strict=True)):
+        pieces[2 * position :: width] = [separator] * count
+        pieces[2 * position + 1 :: width] = column
+    return b"".join(pieces)
+
+
+# --- stores ---------------------------------------------------------------------------------------------------
+
+
+def object_name(day: str, instance: str, sequence: int) -> str:
+    """``date=YYYY-MM-DD/HHMMSS.ffffff-<instance>-<sequence>.jsonl``: one day's objects under one prefix, sorted by
+    time, never two with one name."""
+    now = datetime.now(UTC).strftime("%H%M%S.%f")
+    return f"{PARTITION}={day}/{now}-{instance}-{sequence:09d}.jsonl"
+
+
+class LocalStore:
+    """A folder: each object written to a staging file, flushed to the disk, then linked under its name (which
+    fails rather than replace an object), and the folder flushed too, before ``put`` returns."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def put(self, name: str, data: bytes) -> None:
+        target = self.folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.with_name(f".{target.name}.staging")
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            os.write(descriptor, data)  # a regular file takes a whole write
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        try:
+            os.link(staging, target)
+        finally:
+            staging.unlink()
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+class CloudStore:
+    """A Cloud Storage prefix: each object created only if it does not exist, within the write's time budget."""
+
+    def __init__(self, url: str) -> None:
+        from google.cloud import storage  # on the first record only
+
+        bucket, _, prefix = url.removeprefix("gs://").partition("/")
+        self._bucket = storage.Client().bucket(bucket)
+        self._prefix = prefix.strip("/")
+
+    def put(self, name: str, data: bytes) -> None:
+        from google.cloud.storage.retry import DEFAULT_RETRY
+
+        blob = self._bucket.blob(f"{self._prefix}/{name}" if self._prefix else name)
+        blob.upload_from_string(
+            data,
+            content_type="application/x-ndjson",
+            if_generation_match=0,
+            timeout=WRITE_TIMEOUT_SECONDS,
+            retry=DEFAULT_RETRY.with_timeout(WRITE_TIMEOUT_SECONDS),
+        )
+
+
+def store_of(url: str) -> LocalStore | CloudStore:
+    return CloudStore(url) if url.startswith("gs://") else LocalStore(Path(url))
+
+
+# --- group commit ---------------------------------------------------------------------------------------------
+
+
+class _Ticket:
+    __slots__ = ("data", "day", "done", "error")
+
+    def __init__(self, data: bytes, day: str) -> None:
+        self.data, self.day, self.done, self.error = data, day, False, None
+
+
+class Recorder:
+    """Writes records to a store, requests that arrive during a write sharing the next one (group commit).
+
+    ``write`` returns once the object holding the request's lines is durable, and raises ``RecordsUnavailable``
+    when that write failed: the request must then not be answered."""
+
+    def __init__(self, store: LocalStore | CloudStore) -> None:
+        self._store = store
+        self._instance = uuid.uuid4().hex[:12]
+        self._sequence = 0
+        self._condition = threading.Condition()
+        self._queue: list[_Ticket] = []
+        self._writing = False
+
+    def write(self, data: bytes, day: str) -> None:
+        ticket = _Ticket(data, day)
+        with self._condition:
+            self._queue.append(ticket)
+            while not ticket.done and self._writing:
+                self._condition.wait()
+            if ticket.done:
+                if ticket.error is not None:
+                    raise RecordsUnavailable(ticket.error)
+                return
+            self._writing = True
+            batch, self._queue = self._queue, []
+        error = self._commit(batch)
+        with self._condition:
+            for waiting in batch:
+                waiting.done, waiting.error = True, error
+            self._writing = False
+            self._condition.notify_all()
+        if error is not None:
+            raise RecordsUnavailable(error)
+
+    def _commit(self, batch: list[_Ticket]) -> str | None:
+        """Write the batch's lines as one object per day; the first failure, or None."""
+        days: dict[str, list[bytes]] = {}
+        for ticket in batch:
+            days.setdefault(ticket.day, []).append(ticket.data)
+        try:
+            for day, parts in days.items():
+                self._sequence += 1
+                self._store.put(object_name(day, self._instance, self._sequence), b"".join(parts))
+        except Exception as error:  # any failure to write means: not durable, answer 503
+            cause = f"{type(error).__name__}: {error}"
+            logger.error(WRITE_FAILED_MESSAGE, extra={"json_fields": {"error": cause, "requests": len(batch)}})
+            return cause
+        return None
+
+
+_recorder: Recorder | None = None
+_recorder_lock = threading.Lock()
+
+
+def recorder() -> Recorder:
+    """The instance's recorder for ``DECISION_RECORDS_URL`` (made on first use); RecordsUnavailable when unset."""
+    global _recorder
+    if _recorder is None:
+        url = os.environ.get(RECORDS_URL_ENV, "").strip()
+        if not url:
+            cause = f"{RECORDS_URL_ENV} is not set: no decision is made without a record"
+            logger.error(WRITE_FAILED_MESSAGE, extra={"json_fields": {"error": cause, "requests": 1}})
+            raise RecordsUnavailable(cause)
+        with _recorder_lock:
+            if _recorder is None:
+                _recorder = Recorder(store_of(url))
+    return _recorder
+
+
+# --- reading --------------------------------------------------------------------------------------------------
+
+
+def read_objects(url: str, day: str | None = None) -> Iterator[tuple[str, bytes]]:
+    """``(name, content)`` of the record objects under ``url`` (a folder or ``gs://`` prefix), one day's or all,
+    in name order (``.jsonl.gz`` decompressed)."""
+    partition = f"{PARTITION}={day}/" if day else ""
+    if url.startswith("gs://"):
+        from google.cloud import storage
+
+        bucket_name, _, prefix = url.removeprefix("gs://").partition("/")
+        prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        found = (
+            (blob.name, blob)
+            for blob in storage.Client().list_blobs(bucket_name, prefix=prefix + partition)
+            if blob.name.endswith((".jsonl", ".jsonl.gz"))
+        )
+        for name, blob in sorted(found, key=lambda item: item[0]):
+            yield name, _plain(name, blob.download_as_bytes())
+        return
+    root = Path(url) / partition if partition else Path(url)
+    if not root.is_dir():
+        return
+    for path in sorted(p for p in root.rglob("*") if p.name.endswith((".jsonl", ".jsonl.gz"))):
+        yield str(path), _plain(path.name, path.read_bytes())
+
+
+def _plain(name: str, data: bytes) -> bytes:
+    return gzip.decompress(data) if name.endswith(".gz") else data
+
+
+def read_records(url: str, day: str | None = None) -> Iterator[dict]:
+    """Every decision record under ``url`` (one day's or all), as dicts, in the order they were written."""
+    decoder = msgspec.json.Decoder()
+    for _, data in read_objects(url, day):
+        for line in data.split(b"\n"):
+            if line:
+                yield decoder.decode(line)
