@@ -7,8 +7,8 @@ The test is skipped, with the reason, only where no Chromium is installed.
 from __future__ import annotations
 
 import json
-import uuid
 import shutil
+import uuid
 from collections.abc import Iterator
 
 import pytest
