@@ -472,3 +472,479 @@ UNION ALL
 SELECT 'v1c4c717f2b217bccce42ea6fa001a459' AS model_version, 'PAY_AMT6' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 9452.300000000007 AS low, TRUE AS low_inclusive, 528666.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
 UNION ALL
 SELECT 'v1c4c717f2b217bccce42ea6fa001a459' AS model_version, 'PAY_AMT6' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 528666.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 1 AS bin, 'B01' AS band, 0.0 AS low, TRUE AS low_inclusive, 0.051382867991924285 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 2 AS bin, 'B02' AS band, 0.051382867991924285 AS low, TRUE AS low_inclusive, 0.07477004677057267 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 3 AS bin, 'B03' AS band, 0.07477004677057267 AS low, TRUE AS low_inclusive, 0.09804791137576105 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 4 AS bin, 'B04' AS band, 0.09804791137576105 AS low, TRUE AS low_inclusive, 0.1215881884098053 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 5 AS bin, 'B05' AS band, 0.1215881884098053 AS low, TRUE AS low_inclusive, 0.1478278860449791 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 6 AS bin, 'B06' AS band, 0.1478278860449791 AS low, TRUE AS low_inclusive, 0.18191316425800325 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 7 AS bin, 'B07' AS band, 0.18191316425800325 AS low, TRUE AS low_inclusive, 0.23406526595354077 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 8 AS bin, 'B08' AS band, 0.23406526595354077 AS low, TRUE AS low_inclusive, 0.3446546375751498 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 9 AS bin, 'B09' AS band, 0.3446546375751498 AS low, TRUE AS low_inclusive, 0.5641073167324069 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 10 AS bin, 'B10' AS band, 0.5641073167324069 AS low, TRUE AS low_inclusive, 1.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'score' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, 1.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, 10000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, 10000.0 AS low, TRUE AS low_inclusive, 30000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.08385416666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 30000.0 AS low, TRUE AS low_inclusive, 50000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.06067708333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 50000.0 AS low, TRUE AS low_inclusive, 70000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1403125 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 70000.0 AS low, TRUE AS low_inclusive, 100000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09770833333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 100000.0 AS low, TRUE AS low_inclusive, 140000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1021875 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 140000.0 AS low, TRUE AS low_inclusive, 180000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1028125 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 180000.0 AS low, TRUE AS low_inclusive, 210000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09317708333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 210000.0 AS low, TRUE AS low_inclusive, 270000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.11546875 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 270000.0 AS low, TRUE AS low_inclusive, 360000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09317708333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, 360000.0 AS low, TRUE AS low_inclusive, 1000000.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.110625 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'LIMIT_BAL' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, 1000000.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'EDUCATION' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 0.0 AS code, 0.0004166666666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'EDUCATION' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 1.0 AS code, 0.351875 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'EDUCATION' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 2.0 AS code, 0.46901041666666665 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'EDUCATION' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 3.0 AS code, 0.16380208333333332 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'EDUCATION' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 4.0 AS code, 0.0038541666666666668 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'EDUCATION' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 5.0 AS code, 0.009166666666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'EDUCATION' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 6.0 AS code, 0.001875 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -2.0 AS code, 0.09276041666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -1.0 AS code, 0.18973958333333332 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 0.0 AS code, 0.48963541666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 1.0 AS code, 0.12239583333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 2.0 AS code, 0.08984375 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 3.0 AS code, 0.010677083333333334 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 4.0 AS code, 0.002864583333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 5.0 AS code, 0.0008854166666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 6.0 AS code, 0.0003125 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 7.0 AS code, 0.0003125 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 8.0 AS code, 0.0005729166666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_0' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 9.0 AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -2.0 AS code, 0.126875 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -1.0 AS code, 0.20244791666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 0.0 AS code, 0.5225 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 1.0 AS code, 0.0007291666666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 2.0 AS code, 0.13177083333333334 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 3.0 AS code, 0.010416666666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 4.0 AS code, 0.0034375 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 5.0 AS code, 0.0007291666666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 6.0 AS code, 0.0004166666666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 7.0 AS code, 0.000625 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 8.0 AS code, 5.208333333333334e-05 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_2' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 9.0 AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -2.0 AS code, 0.13760416666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -1.0 AS code, 0.19828125 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 0.0 AS code, 0.52375 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 1.0 AS code, 0.00010416666666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 2.0 AS code, 0.12666666666666668 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 3.0 AS code, 0.00859375 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 4.0 AS code, 0.002447916666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 5.0 AS code, 0.0006770833333333334 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 6.0 AS code, 0.00078125 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 7.0 AS code, 0.0009375 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 8.0 AS code, 0.00015625 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_3' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 9.0 AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -2.0 AS code, 0.14463541666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -1.0 AS code, 0.19213541666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 0.0 AS code, 0.5467708333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 1.0 AS code, 5.208333333333334e-05 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 2.0 AS code, 0.105 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 3.0 AS code, 0.005572916666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 4.0 AS code, 0.0022916666666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 5.0 AS code, 0.0011458333333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 6.0 AS code, 0.00020833333333333335 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 7.0 AS code, 0.0020833333333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 8.0 AS code, 0.00010416666666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_4' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 9.0 AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -2.0 AS code, 0.15109375 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -1.0 AS code, 0.18625 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 0.0 AS code, 0.5649479166666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 1.0 AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 2.0 AS code, 0.0859375 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 3.0 AS code, 0.005885416666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 4.0 AS code, 0.0030208333333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 5.0 AS code, 0.0005729166666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 6.0 AS code, 0.00015625 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 7.0 AS code, 0.0020833333333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 8.0 AS code, 5.208333333333334e-05 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_5' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 9.0 AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -2.0 AS code, 0.16265625 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, -1.0 AS code, 0.19140625 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 0.0 AS code, 0.5426041666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 1.0 AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 2.0 AS code, 0.09239583333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 3.0 AS code, 0.006197916666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 4.0 AS code, 0.00171875 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 5.0 AS code, 0.0005729166666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 6.0 AS code, 0.0007291666666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 7.0 AS code, 0.0016666666666666668 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 8.0 AS code, 5.208333333333334e-05 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_6' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, 9.0 AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, -15308.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, -15308.0 AS low, TRUE AS low_inclusive, 264.9000000000001 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 264.9000000000001 AS low, TRUE AS low_inclusive, 1876.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09989583333333334 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 1876.0 AS low, TRUE AS low_inclusive, 5985.899999999999 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10010416666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 5985.899999999999 AS low, TRUE AS low_inclusive, 13394.6 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 13394.6 AS low, TRUE AS low_inclusive, 22234.5 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 22234.5 AS low, TRUE AS low_inclusive, 36622.39999999998 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 36622.39999999998 AS low, TRUE AS low_inclusive, 51900.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09994791666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 51900.0 AS low, TRUE AS low_inclusive, 82898.8 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10005208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 82898.8 AS low, TRUE AS low_inclusive, 141488.40000000005 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, 141488.40000000005 AS low, TRUE AS low_inclusive, 964511.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT1' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, 964511.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, -67526.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, -67526.0 AS low, TRUE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.023125 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 0.0 AS low, TRUE AS low_inclusive, 1422.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.17682291666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 1422.0 AS low, TRUE AS low_inclusive, 5324.7 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10005208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 5324.7 AS low, TRUE AS low_inclusive, 12505.400000000003 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 12505.400000000003 AS low, TRUE AS low_inclusive, 20887.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 20887.0 AS low, TRUE AS low_inclusive, 34207.799999999996 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 34207.799999999996 AS low, TRUE AS low_inclusive, 50427.79999999998 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 50427.79999999998 AS low, TRUE AS low_inclusive, 79830.20000000001 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 79830.20000000001 AS low, TRUE AS low_inclusive, 136190.1000000001 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, 136190.1000000001 AS low, TRUE AS low_inclusive, 983931.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT2' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, 983931.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, -157264.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, -157264.0 AS low, TRUE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0225 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 0.0 AS low, TRUE AS low_inclusive, 1109.8000000000002 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1775 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 1109.8000000000002 AS low, TRUE AS low_inclusive, 4991.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09994791666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 4991.0 AS low, TRUE AS low_inclusive, 11998.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 11998.0 AS low, TRUE AS low_inclusive, 19917.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 19917.0 AS low, TRUE AS low_inclusive, 31021.199999999997 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10005208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 31021.199999999997 AS low, TRUE AS low_inclusive, 49097.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09994791666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 49097.0 AS low, TRUE AS low_inclusive, 76356.40000000004 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10005208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 76356.40000000004 AS low, TRUE AS low_inclusive, 131918.00000000017 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, 131918.00000000017 AS low, TRUE AS low_inclusive, 1664089.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT3' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, 1664089.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, -170000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, -170000.0 AS low, TRUE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.022395833333333334 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 0.0 AS low, TRUE AS low_inclusive, 930.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.17755208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 930.0 AS low, TRUE AS low_inclusive, 4461.7 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10005208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 4461.7 AS low, TRUE AS low_inclusive, 11080.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09994791666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 11080.0 AS low, TRUE AS low_inclusive, 18934.5 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10005208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 18934.5 AS low, TRUE AS low_inclusive, 28376.399999999998 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 28376.399999999998 AS low, TRUE AS low_inclusive, 44924.3 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 44924.3 AS low, TRUE AS low_inclusive, 70157.40000000002 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 70157.40000000002 AS low, TRUE AS low_inclusive, 122346.40000000002 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, 122346.40000000002 AS low, TRUE AS low_inclusive, 891586.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT4' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, 891586.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, -46627.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, -46627.0 AS low, TRUE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.02171875 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 0.0 AS low, TRUE AS low_inclusive, 780.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.17729166666666665 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 780.0 AS low, TRUE AS low_inclusive, 3538.499999999999 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10098958333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 3538.499999999999 AS low, TRUE AS low_inclusive, 9746.6 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 9746.6 AS low, TRUE AS low_inclusive, 18066.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09994791666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 18066.0 AS low, TRUE AS low_inclusive, 26555.399999999994 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10005208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 26555.399999999994 AS low, TRUE AS low_inclusive, 40592.7 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 40592.7 AS low, TRUE AS low_inclusive, 65279.8 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 65279.8 AS low, TRUE AS low_inclusive, 116180.00000000015 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, 116180.00000000015 AS low, TRUE AS low_inclusive, 927171.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT5' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, 927171.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, -339603.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, -339603.0 AS low, TRUE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.02234375 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 0.0 AS low, TRUE AS low_inclusive, 482.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.17760416666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 482.0 AS low, TRUE AS low_inclusive, 2669.3999999999996 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10005208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 2669.3999999999996 AS low, TRUE AS low_inclusive, 8790.6 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 8790.6 AS low, TRUE AS low_inclusive, 17028.5 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 17028.5 AS low, TRUE AS low_inclusive, 25342.8 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 25342.8 AS low, TRUE AS low_inclusive, 38860.49999999997 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 38860.49999999997 AS low, TRUE AS low_inclusive, 63186.40000000004 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 63186.40000000004 AS low, TRUE AS low_inclusive, 112384.40000000029 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, 112384.40000000029 AS low, TRUE AS low_inclusive, 961664.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'BILL_AMT6' AS characteristic, 11 AS bin, CAST(NULL AS STRING) AS band, 961664.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT1' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT1' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, 0.0 AS low, TRUE AS low_inclusive, 316.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.19838541666666668 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT1' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 316.0 AS low, TRUE AS low_inclusive, 1259.6999999999998 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10161458333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT1' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 1259.6999999999998 AS low, TRUE AS low_inclusive, 1702.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09989583333333334 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT1' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 1702.0 AS low, TRUE AS low_inclusive, 2100.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09817708333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT1' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 2100.0 AS low, TRUE AS low_inclusive, 3000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.07885416666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT1' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 3000.0 AS low, TRUE AS low_inclusive, 4252.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.12296875 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT1' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 4252.0 AS low, TRUE AS low_inclusive, 6100.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09979166666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT1' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 6100.0 AS low, TRUE AS low_inclusive, 10234.100000000002 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1003125 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT1' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 10234.100000000002 AS low, TRUE AS low_inclusive, 873552.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT1' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, 873552.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT2' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT2' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, 0.0 AS low, TRUE AS low_inclusive, 222.80000000000018 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.2 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT2' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 222.80000000000018 AS low, TRUE AS low_inclusive, 1151.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09994791666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT2' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 1151.0 AS low, TRUE AS low_inclusive, 1588.6000000000004 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10005208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT2' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 1588.6000000000004 AS low, TRUE AS low_inclusive, 2000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.05677083333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT2' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 2000.0 AS low, TRUE AS low_inclusive, 3000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.13744791666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT2' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 3000.0 AS low, TRUE AS low_inclusive, 4007.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.105625 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT2' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 4007.0 AS low, TRUE AS low_inclusive, 6000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09447916666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT2' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 6000.0 AS low, TRUE AS low_inclusive, 10264.400000000009 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10567708333333334 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT2' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 10264.400000000009 AS low, TRUE AS low_inclusive, 1684259.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT2' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, 1684259.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT3' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT3' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, 0.0 AS low, TRUE AS low_inclusive, 3.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.19994791666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT3' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 3.0 AS low, TRUE AS low_inclusive, 774.3999999999996 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10005208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT3' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 774.3999999999996 AS low, TRUE AS low_inclusive, 1200.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09328125 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT3' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 1200.0 AS low, TRUE AS low_inclusive, 1773.5 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10671875 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT3' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 1773.5 AS low, TRUE AS low_inclusive, 2429.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09994791666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT3' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 2429.0 AS low, TRUE AS low_inclusive, 3524.2999999999993 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10005208333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT3' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 3524.2999999999993 AS low, TRUE AS low_inclusive, 5300.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09989583333333334 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT3' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 5300.0 AS low, TRUE AS low_inclusive, 10000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09411458333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT3' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 10000.0 AS low, TRUE AS low_inclusive, 896040.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10598958333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT3' AS characteristic, 10 AS bin, CAST(NULL AS STRING) AS band, 896040.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT4' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT4' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, 0.0 AS low, TRUE AS low_inclusive, 500.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.29260416666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT4' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 500.0 AS low, TRUE AS low_inclusive, 1000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.08833333333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT4' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 1000.0 AS low, TRUE AS low_inclusive, 1500.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.11166666666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT4' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 1500.0 AS low, TRUE AS low_inclusive, 2068.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10734375 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT4' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 2068.0 AS low, TRUE AS low_inclusive, 3150.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT4' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 3150.0 AS low, TRUE AS low_inclusive, 5000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0809375 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT4' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 5000.0 AS low, TRUE AS low_inclusive, 9331.400000000009 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.11911458333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT4' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 9331.400000000009 AS low, TRUE AS low_inclusive, 621000.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT4' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 621000.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT5' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT5' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, 0.0 AS low, TRUE AS low_inclusive, 500.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.29546875 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT5' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 500.0 AS low, TRUE AS low_inclusive, 1000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.08333333333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT5' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 1000.0 AS low, TRUE AS low_inclusive, 1500.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10911458333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT5' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 1500.0 AS low, TRUE AS low_inclusive, 2103.3999999999996 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.11208333333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT5' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 2103.3999999999996 AS low, TRUE AS low_inclusive, 3200.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09932291666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT5' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 3200.0 AS low, TRUE AS low_inclusive, 5000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.08067708333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT5' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 5000.0 AS low, TRUE AS low_inclusive, 9336.100000000002 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.12 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT5' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 9336.100000000002 AS low, TRUE AS low_inclusive, 426529.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT5' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 426529.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT6' AS characteristic, 0 AS bin, CAST(NULL AS STRING) AS band, CAST(NULL AS FLOAT64) AS low, FALSE AS low_inclusive, 0.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT6' AS characteristic, 1 AS bin, CAST(NULL AS STRING) AS band, 0.0 AS low, TRUE AS low_inclusive, 405.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.29994791666666665 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT6' AS characteristic, 2 AS bin, CAST(NULL AS STRING) AS band, 405.0 AS low, TRUE AS low_inclusive, 1000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.09416666666666666 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT6' AS characteristic, 3 AS bin, CAST(NULL AS STRING) AS band, 1000.0 AS low, TRUE AS low_inclusive, 1500.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10239583333333334 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT6' AS characteristic, 4 AS bin, CAST(NULL AS STRING) AS band, 1500.0 AS low, TRUE AS low_inclusive, 2039.3999999999996 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.10348958333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT6' AS characteristic, 5 AS bin, CAST(NULL AS STRING) AS band, 2039.3999999999996 AS low, TRUE AS low_inclusive, 3110.2999999999993 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT6' AS characteristic, 6 AS bin, CAST(NULL AS STRING) AS band, 3110.2999999999993 AS low, TRUE AS low_inclusive, 5000.0 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.08598958333333333 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT6' AS characteristic, 7 AS bin, CAST(NULL AS STRING) AS band, 5000.0 AS low, TRUE AS low_inclusive, 9422.300000000007 AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.11401041666666667 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT6' AS characteristic, 8 AS bin, CAST(NULL AS STRING) AS band, 9422.300000000007 AS low, TRUE AS low_inclusive, 528666.0 AS high, TRUE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.1 AS share
+UNION ALL
+SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 'PAY_AMT6' AS characteristic, 9 AS bin, CAST(NULL AS STRING) AS band, 528666.0 AS low, FALSE AS low_inclusive, CAST(NULL AS FLOAT64) AS high, FALSE AS high_inclusive, CAST(NULL AS FLOAT64) AS code, 0.0 AS share
