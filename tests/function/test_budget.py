@@ -113,3 +113,27 @@ def test_members_of_nested_containers_are_counted_in_their_own_object() -> None:
     budget.check_object_sizes(json.dumps(nested).encode())
     with pytest.raises(ApiError, match="more than 128 fields"):
         budget.check_object_sizes(json.dumps({"a": [{str(n): 0 for n in range(129)}]}).encode())
+
+
+@pytest.mark.parametrize(
+    ("encoding", "problem"),
+    [
+        ("utf-16-le", "NUL bytes"),
+        ("utf-16", "NUL bytes"),  # with its byte-order mark
+        ("utf-32-be", "NUL bytes"),
+        ("utf-32", "NUL bytes"),
+        ("utf-8-sig", "byte-order mark"),
+    ],
+)
+def test_only_utf8_json_is_read_whatever_the_standard_library_would_accept(encoding: str, problem: str) -> None:
+    """The UTF-16 attack: a string that never closes for a UTF-8 reader, then 1.4 million `,{}`, is refused before
+    any count or parse (the standard library alone would decode it)."""
+    body = ('["\\u0122"' + ",{}" * 1000 + "]").encode(encoding)
+    json.loads(body)  # the standard library takes every one of these encodings
+    status, code, message = refusal(body)
+    assert (status, code) == (415, "unsupported_media_type") and problem in message
+
+
+def test_invalid_utf8_is_refused_with_where() -> None:
+    status, code, message = refusal(b'{"LIMIT_BAL": 1, "id": "caf\xe9"}')
+    assert (status, code) == (415, "unsupported_media_type") and "byte 27 is not valid UTF-8" in message

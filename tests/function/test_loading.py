@@ -26,6 +26,7 @@ from default_risk.model.store import (
     LOAD_FAILED_MESSAGE,
     LOADED_MESSAGE,
     MANIFEST_SHA256_ENV,
+    RETRY_AFTER_ENV,
     ConfigurationError,
     ModelUnavailable,
     artifact_urls,
@@ -50,13 +51,16 @@ def test_storage_down_at_first_request_then_back_without_restart(
     try:
         urls = publish(tiny_version_dir, emulator)
         emulator.stop()
-        server = start_function(env=emulator_env(emulator) | urls | {FETCH_TIMEOUT_ENV: "2"})
+        server = start_function(env=emulator_env(emulator) | urls | {FETCH_TIMEOUT_ENV: "2", RETRY_AFTER_ENV: "1"})
         down = post_json(server.url, GOOD)
-        assert down.status == 503 and int(down.headers["retry-after"]) > 0
+        assert down.status == 503 and int(down.headers["retry-after"]) == 1
         assert down.json["error"]["code"] == "model_unavailable"
         assert_conforms(openapi_document, "/", "POST", down)
         assert LOAD_FAILED_MESSAGE in messages(server)
+        remembered = post_json(server.url, GOOD)  # within Retry-After: the same 503, no new load
+        assert remembered.status == 503 and messages(server).count(LOAD_FAILED_MESSAGE) == 1
         emulator.start()  # same port and data directory: the objects are still there
+        time.sleep(1)  # the failed load's Retry-After: the next request tries again
         back = post_json(server.url, GOOD)
         assert back.status == 200 and back.json["model_version"] == tiny_version_dir.name
         assert messages(server).count(LOADED_MESSAGE) == 1
@@ -74,8 +78,9 @@ def test_tampered_artifact_answers_503_and_logs_an_error_never_a_score(
         data = bytearray(blob.download_as_bytes())
         data[len(data) // 2] ^= 0x01  # one flipped bit
         blob.upload_from_string(bytes(data))
-        server = start_function(env=emulator_env(emulator) | urls)
-        for _ in range(2):  # and the broken state is not served on a retry either
+        server = start_function(env=emulator_env(emulator) | urls | {RETRY_AFTER_ENV: "1"})
+        for attempt in range(2):  # and the broken state is not served on a retry either
+            time.sleep(attempt)  # past the failed load's Retry-After: a new load
             response = post_json(server.url, GOOD)
             assert response.status == 503 and "predictions" not in response.json
         errors = [line for line in log_lines(server.output()) if line.get("message") == LOAD_FAILED_MESSAGE]

@@ -22,7 +22,7 @@ import numpy as np
 
 from default_risk.contract.artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
 from default_risk.contract.fields import FEATURE_NAMES
-from default_risk.model.store import FETCH_TIMEOUT_ENV
+from default_risk.model.store import FETCH_TIMEOUT_ENV, RETRY_AFTER_ENV
 from default_risk.model.version import read_local_version
 from tests.reliability.faultproxy import FaultProxy
 from tests.reliability.hostile import SAMPLE_RECORD
@@ -67,6 +67,7 @@ class FaultBench:
             "STORAGE_EMULATOR_HOST": self.proxy.url,
             "GOOGLE_CLOUD_PROJECT": "local-project",
             FETCH_TIMEOUT_ENV: str(FETCH_TIMEOUT),
+            RETRY_AFTER_ENV: "1",
             **artifact_urls(self.bucket, self.version_dir.name),
             **overrides,
         }
@@ -111,8 +112,12 @@ def assert_unavailable(server: Server, attempts: int = 2) -> str:
 
 
 def assert_scores_with(server: Server, version_dir: Path) -> str:
-    """The server answers 200 with ``version_dir``'s version and exactly its probability."""
+    """The server answers 200 with ``version_dir``'s version and exactly its probability, to a client that honours
+    Retry-After (a failed load is remembered for that long: the first request after it loads again)."""
     answer, elapsed = score(server)
+    if answer.status == UNAVAILABLE:
+        time.sleep(int(answer.headers["retry-after"]))
+        answer, elapsed = score(server)
     assert answer.status == 200, f"expected recovery, got {answer.status}: {answer.body[:300]!r}"
     body = answer.json
     assert body["model_version"] == version_dir.name, f"served {body['model_version']}, expected {version_dir.name}"

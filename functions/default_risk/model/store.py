@@ -8,8 +8,9 @@ pins the manifest itself: any other is refused, so a writer of the bucket cannot
 served. With ``MODEL_URL`` unset, the newest local version (``models/LATEST``) is served.
 
 A load spends at most ``MODEL_FETCH_TIMEOUT_SECONDS`` on Cloud Storage in all, and a request waits
-for another's load at most as long as a load may take. A failed load is not cached: requests
-waiting while it failed get the same 503, and the next request tries again.
+for another's load at most as long as a load may take. A failed load is remembered for its Retry-After
+(``MODEL_RETRY_AFTER_SECONDS``, default 5): requests waiting while it failed, and requests in that time, get the
+same 503 at once; the first request after it tries again.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ DEFAULT_FETCH_TIMEOUT = 30.0
 load ends well within the function's request timeout (60 s by default)."""
 LOAD_WORK_SECONDS = 10.0
 """Beyond the storage time, what a load may take (verifying, unpickling, building the interpreters: ~1 s)."""
+RETRY_AFTER_ENV = "MODEL_RETRY_AFTER_SECONDS"
 RETRY_AFTER_SECONDS = 5
 LOCAL_MODELS_DIRS = (Path.cwd() / MODELS_PREFIX, Path(__file__).resolve().parents[2] / MODELS_PREFIX)
 """Where the local fallback looks for ``LATEST``: the working directory, then the project root."""
@@ -70,11 +72,16 @@ def loaded_model() -> ServedVersion | None:
 def get_model() -> ServedVersion:
     """The served model, loading it if no request has yet; raises ModelUnavailable.
 
-    A request waits for another's load at most as long as a load may take."""
+    A failed load is remembered for its ``Retry-After``: meanwhile requests get its 503 at once, without waiting
+    for the lock or starting a load; the first request after it tries again. A request waits for another's load at
+    most as long as a load may take."""
     global _model
     if _model is not None:
         return _model
     arrived = time.monotonic()
+    failure = _failure
+    if failure is not None and arrived - failure[0] < failure[1].retry_after:
+        raise failure[1]
     wait = _lock_wait()
     if not _lock.acquire(timeout=wait):
         raise ModelUnavailable(f"another request has been loading the model for over {wait:g} s; retry")
@@ -94,7 +101,7 @@ def _logged_load() -> ServedVersion:
     try:
         model = _load()
     except Exception as error:  # any failure to load means "not servable now"; the cause is logged
-        unavailable = ModelUnavailable(f"the model could not be loaded: {error}")
+        unavailable = ModelUnavailable(f"the model could not be loaded: {error}", _retry_after())
         _failure = (time.monotonic(), unavailable)
         logger.error(
             LOAD_FAILED_MESSAGE, extra={"json_fields": {"error": str(error), "error_type": type(error).__name__}}
@@ -108,6 +115,12 @@ def _logged_load() -> ServedVersion:
     }
     logger.info(LOADED_MESSAGE, extra={"json_fields": fields})
     return model
+
+
+def _retry_after() -> int:
+    """Seconds a failed load is remembered, and the 503's Retry-After (``MODEL_RETRY_AFTER_SECONDS``, 1 to 300)."""
+    raw = os.environ.get(RETRY_AFTER_ENV, "")
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= 300 else RETRY_AFTER_SECONDS
 
 
 def _lock_wait() -> float:

@@ -41,6 +41,25 @@ _CHUNK_BYTES = 1 << 20
 _TOKENS = re.compile(rb"[{}\[\]]|,+")
 
 
+def check_encoding(body: bytes) -> None:
+    """415 unless the body is UTF-8 without a byte-order mark, as RFC 8259 (section 8.1) requires of JSON exchanged
+    between systems. Checked before anything counts or parses the body: the counts read its bytes as UTF-8, and a
+    UTF-16 or UTF-32 body (whose ASCII characters come with NUL bytes, which JSON never holds raw) would slip past
+    them while the standard library's decoder still accepts it."""
+    if b"\x00" in body:
+        raise ApiError("unsupported_media_type", "the body holds NUL bytes: it is UTF-16 or UTF-32; send UTF-8 JSON")
+    if body.isascii():
+        return
+    if body.startswith(b"\xef\xbb\xbf"):
+        raise ApiError("unsupported_media_type", "the body begins with a byte-order mark; send UTF-8 JSON without one")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ApiError(
+            "unsupported_media_type", f"the body is not UTF-8 (byte {error.start} is not valid UTF-8); send UTF-8 JSON"
+        ) from None
+
+
 def check_counts(body: bytes) -> None:
     """413 for a body holding more values, or more objects and arrays, than any valid request."""
     too_many_values = body.count(b",") > MAX_VALUES

@@ -75,6 +75,7 @@ def scoring_request(body: bytes, log: RequestLog) -> ScoringRequest:
     """The validated records of a scoring body; ApiError (or ``bigquery.BigQueryError``) naming every problem.
 
     ``log`` learns how many records the body holds, even when they are refused."""
+    budget.check_encoding(body)
     budget.check_counts(body)
     request = _fast(body) or _precise(body, log)
     log.instance_count = request.count

@@ -204,6 +204,9 @@ def read_body(request: flask.Request) -> bytes:
         raise ApiError(
             "unsupported_media_type", f"Content-Type must be {JSON_MEDIA_TYPE}, got {request.mimetype or 'none'}"
         )
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise ApiError("unsupported_media_type", f"the body must be UTF-8 JSON, not {shown_name(charset)}")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise ApiError("body_too_large", f"body is {request.content_length} bytes; the limit is {MAX_BODY_BYTES}")
     body = _read_body(request.stream)
