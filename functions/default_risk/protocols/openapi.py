@@ -71,7 +71,8 @@ _ERRORS_BY_STATUS: dict[int, str] = {
     405: "Method not allowed on this path; the `Allow` header lists the allowed ones.",
     413: f"More than {MAX_INSTANCES} instances (`too_many_instances`) or a body over {MAX_BODY_BYTES} bytes "
     "(`body_too_large`).",
-    415: f"The body's Content-Type is not `{JSON_MEDIA_TYPE}`.",
+    415: f"The body's Content-Type is not `{JSON_MEDIA_TYPE}`, or the body is not UTF-8 without a byte-order mark "
+    "(RFC 8259 section 8.1).",
     503: "The model is not loaded and could not be loaded now (`model_unavailable`), or the decisions could not be "
     "recorded, so none is answered (`records_unavailable`); retry after the `Retry-After` header's seconds.",
 }
