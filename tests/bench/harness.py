@@ -7,9 +7,9 @@ Run by ``bench_scoring`` in a subprocess whose working directory is a function s
     cd <functions folder> && python -c "import runpy; runpy.run_path('<this file>', run_name='__main__')" SPEC
 
 ``SPEC`` is a JSON file: ``{"bodies": {name: path}, "runs": {name: n}, "yardstick": [names], "core": [names],
-"stages": [names], "paths": {name: "/explain"}, "without_bands": false}`` (``stages``, ``paths`` and
-``without_bands``: this checkout only). ``without_bands`` times this checkout with the risk band of each
-prediction and the log line's band counts patched out: the cost they add, measured beside it.
+"stages": [names], "paths": {name: "/explain"}, "records": "folder" | null}`` (``stages``, ``paths`` and
+``records``: this checkout only). ``records`` is where decisions are recorded; null times this checkout with the
+recorder patched to keep nothing (a store that drops every write): the cost of recording, measured beside it.
 The model is the one ``MODEL_URL`` / ``PREP_URL`` name. Prints one JSON object: per body, the wall and
 thread-CPU time of each call (p50 and min, ms) and the status; per yardstick body, the same for
 ``json.loads`` of it; per core body, the same for the scoring core alone (body bytes to probabilities:
@@ -42,63 +42,63 @@ def timed(call, runs: int) -> dict:
     }
 
 
-def scoring_core():
-    """body bytes -> probabilities, by the tree's own modules (this checkout's package, or the flat modules
-    of the commits before it)."""
-    import importlib.util
+def layout() -> str:
+    """``layers`` (this checkout: contract, model, service, protocols) or ``flat`` (``default_risk`` before them)."""
     import os
 
-    if os.path.isdir("default_risk"):
+    return "layers" if os.path.isdir("default_risk/protocols") else "flat"
+
+
+def scoring_core():
+    """body bytes -> probabilities, by the tree's own modules."""
+    if layout() == "layers":
         from default_risk.protocols.decoding import scoring_request
         from default_risk.protocols.request_log import RequestLog
         from default_risk.service.scoring import score
 
-        def core(body: bytes) -> object:
-            log = RequestLog()
-            return score(scoring_request(body, log).result, log).probabilities
+        return lambda body: score(scoring_request(body, RequestLog()).result.features).probabilities
+    from default_risk.decoding import scoring_request
+    from default_risk.service import score
+    from default_risk.telemetry import RequestLog
 
-        return core
-    assert importlib.util.find_spec("validation") is not None, "not a function source folder"
-    import api
-    from validation import validate_instances
+    def flat_core(body: bytes) -> object:
+        log = RequestLog()
+        return score(scoring_request(body, log).result, log).probabilities
 
-    import main as entry
-
-    def old_core(body: bytes) -> object:
-        payload = json.loads(body, object_pairs_hook=api._without_duplicate_keys)
-        return entry.score(validate_instances(api.instances_of(payload)), entry.RequestLog())[0]
-
-    return old_core
+    return flat_core
 
 
 def stages(body: bytes, runs: int) -> dict:
-    """This checkout's stages for one body: decoding with validation, then scoring (preprocessing + LiteRT)."""
+    """This checkout's stages for one body: decoding with validation, scoring (preprocessing + LiteRT), and
+    encoding its decision records."""
     from default_risk.protocols.decoding import scoring_request
     from default_risk.protocols.request_log import RequestLog
+    from default_risk.service import records
+    from default_risk.service.ids import new_ids
     from default_risk.service.scoring import score
 
     result = scoring_request(body, RequestLog()).result
+    scores = score(result.features)
+    batch = records.Batch(
+        new_ids(len(result.ids)), "predict", "bench", scores.version, "0" * 64, result.features, result.ids, None,
+        scores.probabilities, scores.band_labels, scores.points,
+    )  # fmt: skip
     return {
         "decode and validate": timed(lambda: scoring_request(body, RequestLog()), runs),
-        "score": timed(lambda: score(result, RequestLog()), runs),
+        "score": timed(lambda: score(result.features), runs),
+        "encode records": timed(lambda: records.encode(batch), runs),
     }
 
 
-def patch_out_bands() -> None:
-    """The scoring path as it was before risk bands: probabilities only, no band per prediction and no band
-    counts in the log line."""
-    from default_risk.service.scoring import scoring as service
+def without_records() -> None:
+    """Decisions as the function makes them, their records encoded, and the write dropped."""
+    from default_risk.service import records
 
-    def score(result, log):
-        model = service.served_model()
-        probabilities = model.scorer.probabilities(result.features)
-        log.model_version, log.mean_probability = model.version, float(probabilities.mean())
-        return service.Scores(probabilities, [None] * len(probabilities), model.version)
+    class Dropped:
+        def put(self, name: str, data: bytes) -> None:
+            pass
 
-    service.score = score
-    from default_risk.protocols import http as app
-
-    app.score = score
+    records._recorder = records.Recorder(Dropped())
 
 
 def main() -> None:
@@ -107,8 +107,8 @@ def main() -> None:
     import main as entry  # the tree's functions/main.py
 
     spec = json.loads(Path(sys.argv[1]).read_text())
-    if spec.get("without_bands"):
-        patch_out_bands()
+    if layout() == "layers" and spec.get("records") is None:
+        without_records()
     app = flask.Flask("bench")
     for handler in logging.getLogger("scoring").handlers:  # request log lines: not printed
         handler.setStream(io.StringIO())
