@@ -140,3 +140,21 @@ def test_serves_the_newest_local_version_when_model_url_is_unset(
     response = post_json(server.url, record(rows[0]))
     assert response.status == 200 and response.json["model_version"] == tiny_version_dir.name
     assert abs(response.json["predictions"][0]["probability_of_default"] - expected[0]) <= TOLERANCE
+
+
+def test_callers_cannot_shape_the_log_line(start_function, keras_reference) -> None:
+    """A forged trace is not logged, the query string never is (nor in the model's load line the same request
+    causes), and a user agent with U+0085 (a line break for str.splitlines) leaves one line."""
+    scoring_server = start_function()
+    before = len(request_logs(scoring_server.output()))
+    response = post_json(
+        scoring_server.url + "/?customer=123457.25",
+        record(keras_reference[0][3]),
+        headers={"X-Cloud-Trace-Context": "projects/evil/traces/x", "User-Agent": "agent\u0085" + "x" * 5000},
+    )
+    assert response.status == 200
+    output = scoring_server.output()
+    (line,) = request_logs(output)[before:]
+    assert "logging.googleapis.com/trace" not in line and "123457.25" not in output
+    assert line["httpRequest"]["requestUrl"].endswith("/") and len(line["httpRequest"]["userAgent"]) < 300
+    assert all(len(text.splitlines()) == 1 for text in output.splitlines() if "123457" in text or "agent" in text)

@@ -45,13 +45,24 @@ REQUEST_ID_FIELD = "request_id"
 """The request's id: the ``X-Request-Id`` answer header, and the ``request_id`` of its decision records."""
 
 
+def _without_request_context(record: logging.LogRecord) -> bool:
+    """What the caller sent never shapes a line: the handler would otherwise add the request's URL (query string
+    included), user agent and trace header as sent. The request's own line (``protocols.request_log``) logs them
+    checked and bounded."""
+    record.http_request = record.trace = record.span_id = None
+    return True
+
+
 def logger(name: str | None = None) -> logging.Logger:
-    """The request logger, or its child ``name``, writing structured JSON lines to stdout (configured once)."""
+    """The service's logger, or its child ``name``, writing structured JSON lines to stdout with google-cloud-logging's
+    handler (configured once): loads, failed writes of records, bugs. The request line has its own writer."""
     root = logging.getLogger(LOGGER_NAME)
     if not root.handlers:
         from google.cloud.logging_v2.handlers import StructuredLogHandler
 
-        root.addHandler(StructuredLogHandler(stream=sys.stdout, project_id=os.environ.get("GOOGLE_CLOUD_PROJECT")))
+        handler = StructuredLogHandler(stream=sys.stdout, project_id=os.environ.get("GOOGLE_CLOUD_PROJECT"))
+        handler.filters.insert(0, _without_request_context)  # before the handler's own filter reads the request
+        root.addHandler(handler)
         root.setLevel(logging.INFO)
         root.propagate = False
     return root.getChild(name) if name else root

@@ -27,7 +27,7 @@ from default_risk.model.store import ModelUnavailable
 from default_risk.protocols import answers, bigquery, docs_page
 from default_risk.protocols.answers import EXPLAIN_PATH, JSON_MEDIA_TYPE, ApiError, json_response
 from default_risk.protocols.decoding import ScoringRequest, scoring_request
-from default_risk.protocols.request_log import RequestLog
+from default_risk.protocols.request_log import RequestLog, write_line
 from default_risk.protocols.validation import shown_name
 from default_risk.service.decisions import Decisions, Origin, decide
 from default_risk.service.records import RecordsUnavailable
@@ -193,8 +193,7 @@ def handle(request: flask.Request) -> flask.Response:
         response, outcome = error.response(), error.outcome
     _discard_unread_body(request)
     response.headers[REQUEST_ID_HEADER] = log.request_id
-    fields = log.fields(time.perf_counter() - started, outcome, response.status_code)
-    logger.info(telemetry.REQUEST_LOG_MESSAGE, extra={"json_fields": fields})
+    write_line(request, log.fields(time.perf_counter() - started, outcome, response.status_code))
     return response
 
 

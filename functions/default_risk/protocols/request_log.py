@@ -1,18 +1,34 @@
-"""The one log line of a request: what the routes learn while answering it, as the log-based metrics read it."""
+"""The one log line of a request: what the routes learn while answering it, as the log-based metrics read it.
+
+The line is a JSON object in Cloud Logging's structured form (``severity``, ``message``, ``httpRequest``,
+``logging.googleapis.com/trace`` and ``/labels``, the fields of ``contract.telemetry``), encoded by msgspec and
+written to standard output with one ``write`` call, so that threads share no lock and no line is ever split or
+interleaved. What the caller controls is bounded and checked before it is logged: the trace id must have its
+documented form (32 hexadecimal digits), the URL is logged without its query string (which may carry customer
+data), and the path and user agent are cut to ``MAX_LOGGED_TEXT`` characters with every character outside
+printable ASCII escaped, so that a line stays one line for any reader (``str.splitlines`` splits on U+0085).
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
+
+import flask
+import msgspec
 
 from default_risk.contract.bands import BAND_LABELS, band_counts
 from default_risk.contract.telemetry import (
     BAND_COUNTS_FIELD,
     INSTANCES_FIELD,
     LATENCY_FIELD,
+    LOGGER_NAME,
     MEAN_PROBABILITY_FIELD,
     MODEL_VERSION_FIELD,
     OUTCOME_FIELD,
     REQUEST_ID_FIELD,
+    REQUEST_LOG_MESSAGE,
     STATUS_FIELD,
 )
 from default_risk.service.ids import new_id
@@ -50,3 +66,46 @@ class RequestLog:
         if outcome == "ok" and self.band_counts is not None:
             fields[BAND_COUNTS_FIELD] = dict(zip(BAND_LABELS, self.band_counts, strict=True))
         return fields
+
+
+MAX_LOGGED_TEXT = 256
+"""Characters of a request's path or user agent that its log line keeps."""
+_TRACE = re.compile(r"([0-9a-f]{32})(?:/[0-9]{1,20})?(?:;o=[01])?")
+_ENCODER = msgspec.json.Encoder()
+_PROJECT = os.environ.get("GOOGLE_CLOUD_PROJECT")
+_LABELS = {"python_logger": LOGGER_NAME}
+
+
+def _shown(text: str) -> str:
+    """``text`` cut to ``MAX_LOGGED_TEXT`` characters, everything outside printable ASCII escaped."""
+    cut = text[:MAX_LOGGED_TEXT] + ("..." if len(text) > MAX_LOGGED_TEXT else "")
+    return cut if cut.isascii() and cut.isprintable() else cut.encode("unicode_escape").decode("ascii")
+
+
+def trace_of(header: str | None) -> str | None:
+    """The ``X-Cloud-Trace-Context`` header's trace as Cloud Logging names it, when the header has the documented
+    form ``TRACE_ID[/SPAN_ID][;o=OPTIONS]`` and the project is known; None otherwise (never the header as sent)."""
+    if not header or not _PROJECT:
+        return None
+    matched = _TRACE.fullmatch(header.strip())
+    return f"projects/{_PROJECT}/traces/{matched[1]}" if matched else None
+
+
+def write_line(request: flask.Request, fields: dict[str, object]) -> None:
+    """The request's log line, written to standard output in one call."""
+    entry: dict[str, object] = {
+        "severity": "INFO",
+        "message": REQUEST_LOG_MESSAGE,
+        **fields,
+        "httpRequest": {
+            "requestMethod": _shown(request.method),
+            "requestUrl": _shown(request.base_url),
+            "userAgent": _shown(request.headers.get("User-Agent", "")),
+            "protocol": _shown(request.environ.get("SERVER_PROTOCOL", "")),
+        },
+        "logging.googleapis.com/labels": _LABELS,
+    }
+    trace = trace_of(request.headers.get("X-Cloud-Trace-Context"))
+    if trace is not None:
+        entry["logging.googleapis.com/trace"] = trace
+    os.write(1, _ENCODER.encode(entry) + b"\n")
