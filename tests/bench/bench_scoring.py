@@ -287,7 +287,7 @@ def records_memory(bodies: dict[str, Path]) -> str:
     batch = records.Batch(new_ids(count), "predict", "bench", "v" * 33, "0" * 64, result.features, result.ids, None,
                           probabilities, ["B05"] * count, probabilities * 500)  # fmt: skip
     tracemalloc.start()
-    size = len(records.encode(batch))
+    size = sum(map(len, records.encode(batch)))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return f"{size / 2**20:.1f} / {peak / 2**20:.1f}"
@@ -332,7 +332,7 @@ def dropping_records(port: int) -> list[str]:
     """This code's function served with the records' write dropped (the bench's yardstick only)."""
     patch = (
         "import sys; from default_risk.service import records; "
-        "records._recorder = records.Recorder(type('Dropped', (), {'put': lambda self, name, data: None})()); "
+        "records._recorder = records.Recorder(type('Dropped', (), {'put': lambda self, name, parts: None})()); "
         "from functions_framework._cli import _cli; sys.argv[0] = 'functions-framework'; _cli()"
     )
     return [sys.executable, "-c", patch, *functions_framework(port)[1:]]

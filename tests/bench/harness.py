@@ -95,7 +95,7 @@ def without_records() -> None:
     from default_risk.service import records
 
     class Dropped:
-        def put(self, name: str, data: bytes) -> None:
+        def put(self, name: str, parts: list[bytes]) -> None:
             pass
 
     records._recorder = records.Recorder(Dropped())

@@ -197,11 +197,11 @@ class SlowStore:
         self.objects: list[bytes] = []
         self.fail = fail
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, parts: list[bytes]) -> None:
         time.sleep(0.05)
         if self.fail:
             raise OSError("disk full")
-        self.objects.append(data)
+        self.objects.append(b"".join(parts))
 
 
 def test_concurrent_writers_share_writes_and_each_returns_once_its_lines_are_stored() -> None:
@@ -209,7 +209,7 @@ def test_concurrent_writers_share_writes_and_each_returns_once_its_lines_are_sto
     recorder = Recorder(store)
     lines = [f"line {i}\n".encode() for i in range(40)]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda line: recorder.write(line, "2026-12-03"), lines))
+        list(pool.map(lambda line: recorder.write([line], "2026-12-03"), lines))
     assert sorted(b"".join(store.objects).splitlines(keepends=True)) == sorted(lines)
     assert len(store.objects) < len(lines), "no write was shared"
 
@@ -217,7 +217,7 @@ def test_concurrent_writers_share_writes_and_each_returns_once_its_lines_are_sto
 def test_a_failed_write_fails_every_request_it_held() -> None:
     recorder = Recorder(SlowStore(fail=True))
     with ThreadPoolExecutor(4) as pool:
-        futures = [pool.submit(recorder.write, b"x\n", "2026-12-03") for _ in range(8)]
+        futures = [pool.submit(recorder.write, [b"x\n"], "2026-12-03") for _ in range(8)]
     for future in futures:
         with pytest.raises(RecordsUnavailable, match="disk full"):
             future.result()
@@ -241,7 +241,7 @@ def test_the_encoding_reads_back_to_the_same_bits() -> None:
         bands=["B01"] * 50,
         points=probabilities * 1000,
     )
-    lines = records.encode(batch).decode().split("\n")
+    lines = b"".join(records.encode(batch)).decode().split("\n")
     assert lines[-1] == "" and len(lines) == 51
     decoded = [json.loads(line) for line in lines[:-1]]
     read = np.array([[np.nan if e["inputs"][n] is None else e["inputs"][n] for n in FEATURE_NAMES] for e in decoded])
@@ -252,8 +252,8 @@ def test_the_encoding_reads_back_to_the_same_bits() -> None:
 
 def test_objects_are_named_by_day_and_never_replaced(tmp_path: Path) -> None:
     store = records.LocalStore(tmp_path)
-    store.put("date=2026-12-03/a.jsonl", b"1\n")
+    store.put("date=2026-12-03/a.jsonl", [b"1", b"\n"])
     with pytest.raises(FileExistsError):
-        store.put("date=2026-12-03/a.jsonl", b"2\n")
+        store.put("date=2026-12-03/a.jsonl", [b"2\n"])
     assert (tmp_path / "date=2026-12-03" / "a.jsonl").read_bytes() == b"1\n"
     assert [p.name for p in tmp_path.rglob("*")] == ["date=2026-12-03", "a.jsonl"]

@@ -16,7 +16,7 @@ from enum import Enum
 
 from default_risk.contract.bands import PSI_ACT, psi
 
-SERVER_FAILURES = frozenset({"model_unavailable", "records_unavailable", "internal_error"})
+SERVER_FAILURES = frozenset({"model_unavailable", "records_unavailable", "overloaded", "internal_error"})
 """Outcomes (``contract.telemetry.OUTCOMES``) that are the revision's fault; client errors depend on the callers."""
 
 

@@ -37,10 +37,12 @@ OUTCOMES: tuple[str, ...] = (
     "unsupported",
     "model_unavailable",
     "records_unavailable",
+    "overloaded",
     "internal_error",
 )
 """``ok`` is a 2xx; every other outcome is a failed request of the kind its name says (``records_unavailable``: the
-decisions could not be recorded, so none was answered; ``internal_error``: a bug, answered 503)."""
+decisions could not be recorded, so none was answered; ``overloaded``: a large request waited too long for one of the
+few slots large requests share; ``internal_error``: a bug, answered 503)."""
 REQUEST_ID_FIELD = "request_id"
 """The request's id: the ``X-Request-Id`` answer header, and the ``request_id`` of its decision records."""
 

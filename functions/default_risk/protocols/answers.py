@@ -34,6 +34,7 @@ ERROR_STATUSES: dict[str, int] = {
     "unsupported_media_type": 415,
     "model_unavailable": 503,
     "records_unavailable": 503,
+    "overloaded": 503,
     "internal_error": 503,
 }
 """Every error code the API answers with, and its HTTP status."""
@@ -62,7 +63,7 @@ class ApiError(Exception):
     @property
     def outcome(self) -> str:
         """The request log's outcome for this error."""
-        if self.code in ("internal_error", "records_unavailable"):
+        if self.code in ("internal_error", "records_unavailable", "overloaded"):
             return self.code
         return _OUTCOME_OF_STATUS[self.status]
 

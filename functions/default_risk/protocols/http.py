@@ -25,6 +25,7 @@ from default_risk.contract.limits import MAX_BODY_BYTES, MAX_EXPLAIN_INSTANCES, 
 from default_risk.model import store
 from default_risk.model.store import ModelUnavailable
 from default_risk.protocols import answers, bigquery, docs_page
+from default_risk.protocols.admission import admitted
 from default_risk.protocols.answers import EXPLAIN_PATH, JSON_MEDIA_TYPE, ApiError, json_response
 from default_risk.protocols.decoding import ScoringRequest, scoring_request
 from default_risk.protocols.request_log import RequestLog, write_line
@@ -42,20 +43,28 @@ MAX_EMAIL_LENGTH = 320
 
 
 def predictions(request: flask.Request, log: RequestLog) -> flask.Response:
-    scoring = scoring_request(read_body(request), log)
-    if scoring.bigquery:  # a BigQuery remote-function call: same validation, same decisions
-        return _bigquery_replies(scoring, log)
-    decisions = _decided(scoring, Origin("predict", log.request_id, caller(request)), log)
-    return json_response(
-        {
-            "predictions": answers.predictions(decisions, scoring.result.ids),
-            "model_version": decisions.scores.version,
-        }
-    )
+    body = read_body(request)
+    with admitted(len(body)):
+        scoring = scoring_request(body, log)
+        if scoring.bigquery:  # a BigQuery remote-function call: same validation, same decisions
+            return _bigquery_replies(scoring, log)
+        decisions = _decided(scoring, Origin("predict", log.request_id, caller(request)), log)
+        return json_response(
+            {
+                "predictions": answers.predictions(decisions, scoring.result.ids),
+                "model_version": decisions.scores.version,
+            }
+        )
 
 
 def explanations(request: flask.Request, log: RequestLog) -> flask.Response:
-    scoring = scoring_request(read_body(request), log)
+    body = read_body(request)
+    with admitted(len(body)):
+        return _explanations(request, body, log)
+
+
+def _explanations(request: flask.Request, body: bytes, log: RequestLog) -> flask.Response:
+    scoring = scoring_request(body, log)
     if scoring.bigquery:
         raise ApiError("invalid_input", "BigQuery calls go to / (the explaining routine sets mode explain)")
     if scoring.count > MAX_EXPLAIN_INSTANCES:

@@ -74,7 +74,8 @@ _ERRORS_BY_STATUS: dict[int, str] = {
     415: f"The body's Content-Type is not `{JSON_MEDIA_TYPE}`, or the body is not UTF-8 without a byte-order mark "
     "(RFC 8259 section 8.1).",
     503: "The model is not loaded and could not be loaded now (`model_unavailable`), or the decisions could not be "
-    "recorded, so none is answered (`records_unavailable`); retry after the `Retry-After` header's seconds.",
+    "recorded, so none is answered (`records_unavailable`), or a large body waited too long for one of the slots "
+    "large requests share (`overloaded`); retry after the `Retry-After` header's seconds.",
 }
 
 

@@ -101,7 +101,6 @@ def write_line(request: flask.Request, fields: dict[str, object]) -> None:
             "requestMethod": _shown(request.method),
             "requestUrl": _shown(request.base_url),
             "userAgent": _shown(request.headers.get("User-Agent", "")),
-            "protocol": _shown(request.environ.get("SERVER_PROTOCOL", "")),
         },
         "logging.googleapis.com/labels": _LABELS,
     }

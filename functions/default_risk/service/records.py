@@ -136,13 +136,24 @@ def _lines(strings: list[str]) -> list[bytes]:
     return "\n".join(strings).encode().split(b"\n")
 
 
-def encode(batch: Batch) -> bytes:
-    """The request's records as JSON Lines, each line ending with a newline.
+ENCODE_CHUNK = 1000
+"""Records encoded together: the numbers of a chunk in one call, its lines joined from pieces."""
 
-    The numbers of the whole request are encoded at once and the lines joined from pieces, with no Python object per
-    value: a 10,000-record request is a few megabytes of text."""
-    count = len(batch.decision_ids)
+
+def encode(batch: Batch) -> list[bytes]:
+    """The request's records as JSON Lines (each line ending with a newline), in parts of ``ENCODE_CHUNK`` records.
+
+    The numbers of a part are encoded at once and its lines joined from pieces, with no Python object per value
+    beyond the part's; the parts are written one after the other, never joined, so a 10,000-record request's 10 MB of
+    records costs little more memory than themselves."""
     recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return [_encoded(batch, recorded_at, start) for start in range(0, len(batch.decision_ids), ENCODE_CHUNK)]
+
+
+def _encoded(batch: Batch, recorded_at: str, start: int) -> bytes:
+    """Records ``start`` to ``start + ENCODE_CHUNK`` of the batch as JSON Lines."""
+    end = min(start + ENCODE_CHUNK, len(batch.decision_ids))
+    count = end - start
     common = _ENCODER.encode(
         {
             "recorded_at": recorded_at,
@@ -153,15 +164,16 @@ def encode(batch: Batch) -> bytes:
             "caller": batch.caller,
         }
     )[1:-1]
-    inputs = _ENCODER.encode([_Inputs(*row) for row in batch.features.tolist()])[2:-2]  # no [{ }]: only numbers
+    rows = batch.features[start:end].tolist()
+    inputs = _ENCODER.encode([_Inputs(*row) for row in rows])[2:-2]  # no [{ }]: a part holds only numbers
     columns = [
-        _lines(batch.decision_ids),
-        _texts(list(range(count))),
-        list(map(_ENCODER.encode, batch.ids)),
+        _lines(batch.decision_ids[start:end]),
+        _texts(list(range(start, end))),
+        list(map(_ENCODER.encode, batch.ids[start:end])),
         inputs.split(b"},{"),
-        _texts(batch.probabilities.tolist()),
-        _lines(batch.bands),
-        _texts(batch.points.tolist()),
+        _texts(batch.probabilities[start:end].tolist()),
+        _lines(batch.bands[start:end]),
+        _texts(batch.points[start:end].tolist()),
     ]
     separators = [
         b'{"decision_id":"',
@@ -173,8 +185,8 @@ def encode(batch: Batch) -> bytes:
         b'","score":',
     ]
     if batch.reasons is not None:
-        contributions = [dict(zip(GROUP_NAMES, row, strict=True)) for row in batch.contributions.tolist()]
-        columns += [list(map(_ENCODER.encode, batch.reasons)), list(map(_ENCODER.encode, contributions))]
+        contributions = [dict(zip(GROUP_NAMES, row, strict=True)) for row in batch.contributions[start:end].tolist()]
+        columns += [list(map(_ENCODER.encode, batch.reasons[start:end])), list(map(_ENCODER.encode, contributions))]
         separators += [b',"reasons":', b',"contributions":']
     width = 2 * len(columns) + 1
     pieces = [b"}\n"] * (width * count)
@@ -201,13 +213,16 @@ class LocalStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, parts: list[bytes]) -> None:
         target = self.folder / name
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(f".{target.name}.staging")
         descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         try:
-            os.write(descriptor, data)  # a regular file takes a whole write
+            for part in parts:
+                written = os.write(descriptor, part)
+                if written != len(part):  # a regular file takes a whole write, or the disk is full
+                    raise OSError(f"wrote {written} of {len(part)} bytes of {name}")
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
@@ -232,12 +247,12 @@ class CloudStore:
         self._bucket = storage.Client().bucket(bucket)
         self._prefix = prefix.strip("/")
 
-    def put(self, name: str, data: bytes) -> None:
+    def put(self, name: str, parts: list[bytes]) -> None:
         from google.cloud.storage.retry import DEFAULT_RETRY
 
         blob = self._bucket.blob(f"{self._prefix}/{name}" if self._prefix else name)
         blob.upload_from_string(
-            data,
+            b"".join(parts),
             content_type="application/x-ndjson",
             if_generation_match=0,
             timeout=WRITE_TIMEOUT_SECONDS,
@@ -253,10 +268,10 @@ def store_of(url: str) -> LocalStore | CloudStore:
 
 
 class _Ticket:
-    __slots__ = ("data", "day", "done", "error")
+    __slots__ = ("day", "done", "error", "parts")
 
-    def __init__(self, data: bytes, day: str) -> None:
-        self.data, self.day, self.done, self.error = data, day, False, None
+    def __init__(self, parts: list[bytes], day: str) -> None:
+        self.parts, self.day, self.done, self.error = parts, day, False, None
 
 
 class Recorder:
@@ -273,8 +288,8 @@ class Recorder:
         self._queue: list[_Ticket] = []
         self._writing = False
 
-    def write(self, data: bytes, day: str) -> None:
-        ticket = _Ticket(data, day)
+    def write(self, parts: list[bytes], day: str) -> None:
+        ticket = _Ticket(parts, day)
         with self._condition:
             self._queue.append(ticket)
             while not ticket.done and self._writing:
@@ -298,11 +313,11 @@ class Recorder:
         """Write the batch's lines as one object per day; the first failure, or None."""
         days: dict[str, list[bytes]] = {}
         for ticket in batch:
-            days.setdefault(ticket.day, []).append(ticket.data)
+            days.setdefault(ticket.day, []).extend(ticket.parts)
         try:
             for day, parts in days.items():
                 self._sequence += 1
-                self._store.put(object_name(day, self._instance, self._sequence), b"".join(parts))
+                self._store.put(object_name(day, self._instance, self._sequence), parts)
         except Exception as error:  # any failure to write means: not durable, answer 503
             cause = f"{type(error).__name__}: {error}"
             logger.error(WRITE_FAILED_MESSAGE, extra={"json_fields": {"error": cause, "requests": len(batch)}})

@@ -1,0 +1,44 @@
+"""Admission control: heavy requests take a slot from a small pool, so that single records never wait behind them.
+
+A body over ``HEAVY_BYTES`` (a batch of more than a few dozen records, a BigQuery call, most explanations) must
+hold one of ``HEAVY_SLOTS`` slots while it is decoded, decided, recorded and answered; the others wait for one at
+most ``WAIT_SECONDS``, then get 503 ``overloaded`` with ``Retry-After``. A small body never takes a slot. So at
+most ``HEAVY_SLOTS`` heavy requests use the instance's CPU and memory at once, whatever the concurrency, and a
+one-record request finds a thread and a core free.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from default_risk.protocols.answers import ApiError
+
+HEAVY_BYTES = 64 * 1024
+"""About 100 records as objects: below it a request is answered without a slot."""
+HEAVY_SLOTS = 2
+WAIT_SECONDS = 20.0
+"""How long a heavy request waits for a slot: well inside the function's 60 s timeout."""
+RETRY_AFTER_SECONDS = 1
+
+_slots = threading.BoundedSemaphore(HEAVY_SLOTS)
+
+
+@contextmanager
+def admitted(body_bytes: int) -> Iterator[None]:
+    """Run the block at once for a small body; for a heavy one, once it holds a slot (503 after ``WAIT_SECONDS``)."""
+    if body_bytes <= HEAVY_BYTES:
+        yield
+        return
+    if not _slots.acquire(timeout=WAIT_SECONDS):
+        raise ApiError(
+            "overloaded",
+            f"{HEAVY_SLOTS} large requests are being answered and this one waited {WAIT_SECONDS:g} s for its turn; "
+            "retry later",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    try:
+        yield
+    finally:
+        _slots.release()
