@@ -137,3 +137,14 @@ def test_only_utf8_json_is_read_whatever_the_standard_library_would_accept(encod
 def test_invalid_utf8_is_refused_with_where() -> None:
     status, code, message = refusal(b'{"LIMIT_BAL": 1, "id": "caf\xe9"}')
     assert (status, code) == (415, "unsupported_media_type") and "byte 27 is not valid UTF-8" in message
+
+
+def test_an_explanation_over_its_cap_is_refused_before_anything_is_decoded() -> None:
+    record = json.dumps(example_record("uci-1")).encode()
+    body = b'{"instances": [' + b",".join([record] * 1001) + b"]}"
+    with pytest.raises(ApiError) as refused:
+        budget.check_explained_count(body)
+    assert refused.value.status == 413 and "1001 records; at most 1000 are explained" in refused.value.message
+    budget.check_explained_count(b'{"instances": [' + b",".join([record] * 1000) + b"]}")  # the cap itself passes
+    ids = b'{"instances": [' + b",".join([record[:-1] + b', "id": "{{{{"}'] * 1000) + b"]}"
+    budget.check_explained_count(ids)  # braces inside strings are not records

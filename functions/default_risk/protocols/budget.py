@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from default_risk.contract.fields import FEATURES
-from default_risk.contract.limits import MAX_INSTANCES
+from default_risk.contract.limits import MAX_EXPLAIN_INSTANCES, MAX_INSTANCES
 from default_risk.protocols.answers import ApiError
 
 MAX_VALUES = MAX_INSTANCES * (len(FEATURES) + 3)
@@ -81,6 +81,21 @@ def check_counts(body: bytes) -> None:
             "body_too_large",
             f"the body holds more than {MAX_CONTAINERS} JSON objects and arrays, more than {MAX_INSTANCES} "
             "records need; send fewer per request",
+        )
+
+
+def check_explained_count(body: bytes) -> None:
+    """413 before any decoding for an explanation body holding more records (JSON objects, outside strings, besides
+    the envelope) than ``MAX_EXPLAIN_INSTANCES``: explaining costs 64 model evaluations a record, and deciding that
+    a body is too large must not cost the decoding and validation of 10,000 records."""
+    if body.count(b"{") <= MAX_EXPLAIN_INSTANCES + 1:
+        return
+    objects = structure(body).count(b"{")
+    if objects > MAX_EXPLAIN_INSTANCES + 1:
+        raise ApiError(
+            "too_many_instances",
+            f"{objects - 1} records; at most {MAX_EXPLAIN_INSTANCES} are explained per request (POST / scores up to "
+            f"{MAX_INSTANCES:,})",
         )
 
 

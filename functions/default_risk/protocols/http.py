@@ -24,7 +24,7 @@ from default_risk.contract import telemetry
 from default_risk.contract.limits import MAX_BODY_BYTES, MAX_EXPLAIN_INSTANCES, MAX_INSTANCES
 from default_risk.model import store
 from default_risk.model.store import ModelUnavailable
-from default_risk.protocols import answers, bigquery, docs_page
+from default_risk.protocols import answers, bigquery, budget, docs_page
 from default_risk.protocols.admission import admitted
 from default_risk.protocols.answers import EXPLAIN_PATH, JSON_MEDIA_TYPE, ApiError, json_response
 from default_risk.protocols.decoding import ScoringRequest, scoring_request
@@ -59,6 +59,7 @@ def predictions(request: flask.Request, log: RequestLog) -> flask.Response:
 
 def explanations(request: flask.Request, log: RequestLog) -> flask.Response:
     body = read_body(request)
+    budget.check_explained_count(body)
     with admitted(len(body)):
         return _explanations(request, body, log)
 
