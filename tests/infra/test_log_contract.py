@@ -1,7 +1,7 @@
 """The log-based metrics match what the function really logs.
 
 A real functions-framework server (the session's ``scoring_server``) answers a successful and a
-failing request; its stdout, written by google-cloud-logging's StructuredLogHandler, is the
+failing request; its stdout, Cloud Logging's structured JSON lines written by ``contract.telemetry``, is the
 jsonPayload Cloud Logging stores. Each metric's filter (resolved from infra/) is evaluated against
 those entries, and its value and label extractors must find their fields there.
 """

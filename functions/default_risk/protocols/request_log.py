@@ -1,8 +1,8 @@
 """The one log line of a request: what the routes learn while answering it, as the log-based metrics read it.
 
 The line is a JSON object in Cloud Logging's structured form (``severity``, ``message``, ``httpRequest``,
-``logging.googleapis.com/trace`` and ``/labels``, the fields of ``contract.telemetry``), encoded by msgspec and
-written to standard output with one ``write`` call, so that threads share no lock and no line is ever split or
+``logging.googleapis.com/trace`` and ``/labels``, the fields of ``contract.telemetry``), written by
+``telemetry.write_entry``: one ``write`` call, so that threads share no lock and no line is ever split or
 interleaved. What the caller controls is bounded and checked before it is logged: the trace id must have its
 documented form (32 hexadecimal digits), the URL is logged without its query string (which may carry customer
 data), and the path and user agent are cut to ``MAX_LOGGED_TEXT`` characters with every character outside
@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass, field
 
 import flask
-import msgspec
 
 from default_risk.contract.bands import BAND_LABELS, band_counts
 from default_risk.contract.telemetry import (
@@ -30,6 +29,7 @@ from default_risk.contract.telemetry import (
     REQUEST_ID_FIELD,
     REQUEST_LOG_MESSAGE,
     STATUS_FIELD,
+    write_entry,
 )
 from default_risk.service.ids import new_id
 from default_risk.service.scoring import Scores
@@ -71,7 +71,6 @@ class RequestLog:
 MAX_LOGGED_TEXT = 256
 """Characters of a request's path or user agent that its log line keeps."""
 _TRACE = re.compile(r"([0-9a-f]{32})(?:/[0-9]{1,20})?(?:;o=[01])?")
-_ENCODER = msgspec.json.Encoder()
 _PROJECT = os.environ.get("GOOGLE_CLOUD_PROJECT")
 _LABELS = {"python_logger": LOGGER_NAME}
 
@@ -107,4 +106,4 @@ def write_line(request: flask.Request, fields: dict[str, object]) -> None:
     trace = trace_of(request.headers.get("X-Cloud-Trace-Context"))
     if trace is not None:
         entry["logging.googleapis.com/trace"] = trace
-    os.write(1, _ENCODER.encode(entry) + b"\n")
+    write_entry(entry)
