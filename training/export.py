@@ -54,6 +54,8 @@ from training.model import predict
 PARITY_TOLERANCE = 1e-5
 PREPROCESSING_TOLERANCE = 1e-9
 KERAS_METADATA = "metadata.json"
+KERAS_CONFIG = "config.json"
+SHARED_OBJECT_ID = "shared_object_id"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 """The earliest time a zip member can carry."""
 LIBRARIES = ("tensorflow-cpu", "keras", "scikit-learn", "numpy", "ai-edge-litert", "joblib")
@@ -203,20 +205,41 @@ def _check_identical(target: Path, served: dict[str, bytes], serving: dict) -> N
 
 
 def save_keras(model, path: Path) -> None:
-    """``model.save(path)``, with what Keras stamps on the file made constant (each member's time in the zip,
-    ``date_saved`` in ``metadata.json``), so that the same model always gives the same bytes."""
+    """``model.save(path)``, made canonical (``canonical_keras``): the same model always gives the same bytes."""
     model.save(path)
-    with zipfile.ZipFile(path) as saved:
+    path.write_bytes(canonical_keras(path.read_bytes()))
+
+
+def canonical_keras(data: bytes) -> bytes:
+    """A ``.keras`` file with what Keras stamps from the saving process made constant: each member's time in the
+    zip, ``date_saved`` in ``metadata.json``, and in ``config.json`` the in-memory ids (``id()``) of shared objects,
+    renumbered 1, 2, ... in the order they appear (Keras only matches them with each other when it loads)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as saved:
         members = [(info, saved.read(info)) for info in saved.infolist()]
-    with zipfile.ZipFile(path, "w") as canonical:
-        for info, data in members:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as canonical:
+        for info, content in members:
             if info.filename == KERAS_METADATA:
-                metadata = json.loads(data)
+                metadata = json.loads(content)
                 metadata.pop("date_saved", None)
-                data = json.dumps(metadata).encode()
+                content = json.dumps(metadata).encode()
+            elif info.filename == KERAS_CONFIG:
+                content = json.dumps(_renumbered(json.loads(content), {})).encode()
             member = zipfile.ZipInfo(info.filename, date_time=ZIP_EPOCH)
             member.compress_type, member.external_attr = info.compress_type, info.external_attr
-            canonical.writestr(member, data)
+            canonical.writestr(member, content)
+    return buffer.getvalue()
+
+
+def _renumbered(value: object, ids: dict[int, int]) -> object:
+    if isinstance(value, dict):
+        return {
+            key: ids.setdefault(item, len(ids) + 1) if key == SHARED_OBJECT_ID else _renumbered(item, ids)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_renumbered(item, ids) for item in value]
+    return value
 
 
 def _holds(path: Path, data: bytes) -> bool:
