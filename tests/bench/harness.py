@@ -19,6 +19,7 @@ decoding, validation, preprocessing, LiteRT; no Flask, no response).
 import io
 import json
 import logging
+import os
 import statistics
 import sys
 import time
@@ -110,8 +111,11 @@ def main() -> None:
     if layout() == "layers" and spec.get("records") is None:
         without_records()
     app = flask.Flask("bench")
-    for handler in logging.getLogger("scoring").handlers:  # request log lines: not printed
-        handler.setStream(io.StringIO())
+    results_out = os.fdopen(os.dup(1), "w")  # the results; the request log lines (written to fd 1) go nowhere
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    for handler in logging.getLogger("scoring").handlers:  # an earlier tree's logging handler writes to sys.stdout
+        if hasattr(handler, "setStream"):
+            handler.setStream(io.StringIO())
     results: dict = {"requests": {}, "json_loads": {}}
     for name, path in spec["bodies"].items():
         body = Path(path).read_bytes()
@@ -133,7 +137,7 @@ def main() -> None:
         if name in spec.get("core", ()):
             core = scoring_core()
             results.setdefault("core", {})[name] = timed(lambda body=body, core=core: core(body), spec["runs"][name])
-    print(json.dumps(results))
+    print(json.dumps(results), file=results_out, flush=True)
 
 
 if __name__ == "__main__":
