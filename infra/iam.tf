@@ -229,13 +229,22 @@ moved {
   to   = google_bigquery_dataset_iam_member.deployer_owns_datasets["scoring"]
 }
 
-# The scheduled query runs as the stability account; updating it needs actAs on that account, and no other.
-resource "google_service_account_iam_member" "deployer_acts_as_stability" {
-  count = var.ci_applies_terraform ? 1 : 0
+# The scheduled queries run as the stability and back-test accounts; updating them needs actAs on those two
+# accounts, and no other.
+resource "google_service_account_iam_member" "deployer_acts_as_scheduled_queries" {
+  for_each = var.ci_applies_terraform ? {
+    stability = google_service_account.stability.name
+    backtest  = google_service_account.backtest.name
+  } : {}
 
-  service_account_id = google_service_account.stability.name
+  service_account_id = each.value
   role               = "roles/iam.serviceAccountUser"
   member             = google_service_account.deployer.member
+}
+
+moved {
+  from = google_service_account_iam_member.deployer_acts_as_stability[0]
+  to   = google_service_account_iam_member.deployer_acts_as_scheduled_queries["stability"]
 }
 
 # The Terraform state (a bucket made by a person before the first apply): objects in that bucket only.

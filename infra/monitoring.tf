@@ -176,6 +176,10 @@ resource "google_monitoring_dashboard" "service" {
     band_reference_share = 1 / length(local.risk_bands)
     band_metric_prefix   = local.band_metric_prefix
     risk_bands           = local.risk_bands
+    # The outcome back-test's runs, its alert and where its figures are (backtest.tf).
+    backtest_config_id     = local.backtest_config_id
+    backtest_alert_policy  = google_monitoring_alert_policy.backtest_red.name
+    backtest_results_table = "${var.project_id}.${google_bigquery_dataset.decisions.dataset_id}.${google_bigquery_table.backtest_results.table_id}"
   })
 
   depends_on = [google_project_service.enabled]

@@ -375,6 +375,28 @@ variable "stability_schedule" {
   }
 }
 
+variable "backtest_schedule" {
+  description = "When the outcome back-test runs (BigQuery Data Transfer Service schedule syntax), over the decisions of the last backtest_window_days days and the outcomes loaded so far."
+  type        = string
+  default     = "1 of month 07:00"
+
+  validation {
+    condition     = can(regex("^(every |[0-9]+ of month )", var.backtest_schedule))
+    error_message = "backtest_schedule must be a Data Transfer Service schedule such as \"1 of month 07:00\" or \"every monday 07:00\"."
+  }
+}
+
+variable "backtest_window_days" {
+  description = "Days of decisions each scheduled back-test reads (their records' date partitions); decisions without an outcome yet are counted as pending."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.backtest_window_days >= 1 && var.backtest_window_days <= var.decision_retention_days && floor(var.backtest_window_days) == var.backtest_window_days
+    error_message = "backtest_window_days must be a whole number of days from 1 to decision_retention_days."
+  }
+}
+
 variable "stability_log_retention_days" {
   description = "Days the request log lines copied to BigQuery (band counts per request, no customer data) are kept; the daily PSI table is kept indefinitely."
   type        = number

@@ -31,6 +31,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -38,14 +39,11 @@ from sklearn.metrics import roc_auc_score
 
 from default_risk.contract.bands import BAND_LABELS
 from default_risk.contract.fields import FEATURE_NAMES, PROTECTED_FIELDS
-from default_risk.service.records import read_records
+from default_risk.service.records import read_objects
+from training.config import GREEN, GREEN_FROM, HL_GROUPS, RED, RED_BELOW, YELLOW
 from training.fairness import GATED, group_masks
 from training.metrics import expected_calibration_error, ks_statistic
 
-GREEN, YELLOW, RED = "green", "yellow", "red"
-GREEN_FROM, RED_BELOW = 0.05, 0.001
-"""The traffic light's p-value thresholds (ECB IRB validation instructions, Jeffreys test)."""
-HL_GROUPS = 10
 OUTCOME_COLUMNS = ("decision_id", "defaulted", "observed_at")
 BY_ID_COLUMNS = ("id", "defaulted", "as_of")
 EXIT_GREEN, EXIT_RED, EXIT_UNUSABLE = 0, 2, 3
@@ -59,24 +57,40 @@ def light(p_underestimates: float) -> str:
     return GREEN if p_underestimates >= GREEN_FROM else YELLOW if p_underestimates >= RED_BELOW else RED
 
 
+_Protected = msgspec.defstruct("Protected", [(name, float | None, None) for name in PROTECTED_FIELDS])
+_Decision = msgspec.defstruct(
+    "Decision",
+    [
+        ("decision_id", str),
+        ("model_version", str),
+        ("recorded_at", str),
+        ("id", str | None),
+        ("probability_of_default", float),
+        ("risk_band", str),
+        ("inputs", _Protected),
+    ],
+)
+"""What the back-test reads of a record (the rest of each line is skipped by the decoder)."""
+
+
 def decisions_frame(url: str) -> pd.DataFrame:
     """One row per recorded decision: id, version, vintage, PD, band, caller's id and protected inputs."""
-    rows = [
-        {
-            "decision_id": record["decision_id"],
-            "model_version": record["model_version"],
-            "recorded_at": record["recorded_at"],
-            "id": record["id"],
-            "probability": record["probability_of_default"],
-            "band": record["risk_band"],
-            **{name: record["inputs"].get(name) for name in PROTECTED_FIELDS},
-        }
-        for record in read_records(url)
-    ]
-    if not rows:
+    decoder = msgspec.json.Decoder(_Decision)
+    decisions = [decoder.decode(line) for _, data in read_objects(url) for line in data.split(b"\n") if line]
+    if not decisions:
         raise BacktestError(f"no decision records under {url}")
-    frame = pd.DataFrame(rows)
-    frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True)
+    frame = pd.DataFrame(
+        {
+            "decision_id": [d.decision_id for d in decisions],
+            "model_version": [d.model_version for d in decisions],
+            "recorded_at": [d.recorded_at for d in decisions],
+            "id": [d.id for d in decisions],
+            "probability": np.array([d.probability_of_default for d in decisions]),
+            "band": [d.risk_band for d in decisions],
+            **{name: np.array([getattr(d.inputs, name) for d in decisions], dtype=float) for name in PROTECTED_FIELDS},
+        }
+    )
+    frame["recorded_at"] = pd.to_datetime(frame["recorded_at"], utc=True, format="ISO8601")
     frame["vintage"] = frame["recorded_at"].dt.strftime("%Y-%m")
     return frame
 
@@ -128,10 +142,10 @@ def joined(decisions: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
 
 
 def hosmer_lemeshow(y: np.ndarray, p: np.ndarray, groups: int = HL_GROUPS) -> tuple[float, float]:
-    """The statistic over ``groups`` groups of sorted PD (equal counts) and its chi-square p-value (groups - 2 df)."""
-    order = np.argsort(p, kind="stable")
+    """The statistic over ``groups`` groups of the records in the order given (sorted by PD; equal counts, the first
+    ones one larger when they do not divide) and its chi-square p-value (groups - 2 degrees of freedom)."""
     statistic = 0.0
-    for part in np.array_split(order, groups):
+    for part in np.array_split(np.arange(len(p)), groups):
         n, observed, expected = len(part), y[part].sum(), p[part].sum()
         if n and 0 < expected < n:
             statistic += (observed - expected) ** 2 / (expected * (1 - expected / n))
@@ -140,7 +154,7 @@ def hosmer_lemeshow(y: np.ndarray, p: np.ndarray, groups: int = HL_GROUPS) -> tu
 
 def book_figures(frame: pd.DataFrame) -> dict:
     """Counts and discrimination and calibration figures of the matured decisions of ``frame``."""
-    matured = frame.dropna(subset=["defaulted"])
+    matured = frame.dropna(subset=["defaulted"]).sort_values(["probability", "decision_id"])  # the SQL's order
     y, p = matured["defaulted"].to_numpy(int), matured["probability"].to_numpy(float)
     figures = {
         "decisions": len(frame),
@@ -175,8 +189,8 @@ def binomial_figures(defaults: int, n: int, pd_: float | None) -> dict:
         "jeffreys_high": float(posterior.ppf(0.975)),
         "p_underestimates": under,
         "p_overestimates": 1.0 - under,
-        "binomial_p_underestimates": float(stats.binom.sf(defaults - 1, n, pd_)),
-        "binomial_p_overestimates": float(stats.binom.cdf(defaults, n, pd_)),
+        "binomial_p_underestimates": float(stats.binom.sf(defaults - 1, n, pd_)),  # P(X >= d)
+        "binomial_p_overestimates": float(stats.binom.cdf(defaults, n, pd_)),  # P(X <= d)
         "light": light(under),
     }
 

@@ -24,6 +24,15 @@ MIN_GROUP_ROWS = 100
 AIR_LIMIT = 0.8
 """The four-fifths rule: the lowest adverse-impact ratio a gated protected group may have."""
 
+ECE_BINS = 10
+"""Equal-width probability bins of the expected calibration error (training's metrics and the back-test)."""
+HL_GROUPS = 10
+"""Groups of sorted PD in the Hosmer-Lemeshow test (8 degrees of freedom)."""
+GREEN, YELLOW, RED = "green", "yellow", "red"
+GREEN_FROM, RED_BELOW = 0.05, 0.001
+"""The back-test's traffic light on the one-sided Jeffreys p-value that the PD underestimates (ECB instructions for
+reporting the validation results of IRB models, 2019, section 2.5.3.1)."""
+
 PREPROCESSINGS: tuple[str, ...] = ("standard", "standard-onehot-arcsinh")
 """The preprocessings model selection can choose among (built by ``training.features.build_preprocessor``).
 

@@ -20,7 +20,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-ECE_BINS = 10
+from training.config import ECE_BINS
+
 PLOT_FILES = ("roc.png", "precision_recall.png", "reliability.png", "score_histogram.png")
 
 

@@ -21,7 +21,7 @@ from default_risk.contract.fields import FEATURES, FEATURES_BY_NAME
 from default_risk.contract.model_inputs import DERIVED_FEATURES
 from default_risk.contract.points import PROBABILITY_FLOOR, ScoreScale
 from default_risk.contract.reasons import GROUPS, MAX_REASONS
-from training.config import AIR_LIMIT, BASELINE, BASELINE_MARGIN, MIN_GROUP_ROWS, QUALITY_GATE
+from training.config import AIR_LIMIT, BASELINE, BASELINE_MARGIN, GREEN_FROM, MIN_GROUP_ROWS, QUALITY_GATE, RED_BELOW
 
 DEFAULT_OUTPUT = Path("docs/model_card.md")
 EXAMPLE = {
@@ -321,6 +321,24 @@ def _bands_and_reasons(manifest: dict) -> list[str]:
     ]
 
 
+def _backtesting() -> list[str]:
+    return [
+        "## Back-testing against realized defaults",
+        "",
+        "Every answered decision is recorded (its inputs, this version and its PD); once the bank knows whether the "
+        "customer defaulted, `make backtest` (and, monthly, a scheduled BigQuery query over the records and the "
+        "outcomes table) compares the observed default rate with the predicted PD per version, vintage and risk band: "
+        "ROC-AUC, KS, Brier, ECE, Hosmer-Lemeshow, the Jeffreys interval and one-sided tests, the binomial tails. "
+        "Decisions without an outcome are pending, never counted as good. Traffic light on the one-sided Jeffreys "
+        f"p-value that the PD underestimates: green from {GREEN_FROM}, yellow down to {RED_BELOW}, red below (the "
+        "ECB's instructions for reporting IRB validation results, 2019, section 2.5.3.1).",
+        "",
+        "The owner's action on red (the alert pages; `docs/runbooks/backtest_red.md`): rule out immature or partial "
+        "outcomes, check stability, tighten the decisions that rely on the red bands until a retrained version whose "
+        "back-test on the same outcomes is green is promoted, and record the finding in the model's review file.",
+    ]
+
+
 def _limits() -> list[str]:
     return [
         "## Stability monitoring",
@@ -354,6 +372,7 @@ def model_card(manifest: dict) -> str:
         _threshold(manifest),
         _fairness(manifest),
         _bands_and_reasons(manifest),
+        _backtesting(),
         _limits(),
     )
     return "\n\n".join("\n".join(section).strip() for section in sections) + "\n"

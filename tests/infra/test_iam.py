@@ -20,6 +20,7 @@ LOCAL_LIST = re.compile(r"local\.(\w+)")
 ALLOWED_PROJECT_GRANTS: dict[str, tuple[str, set[str]]] = {
     "runtime": ("runtime", {"roles/logging.logWriter", "roles/monitoring.metricWriter"}),
     "stability_runs_jobs": ("stability", {"roles/bigquery.jobUser"}),
+    "backtest_runs_jobs": ("backtest", {"roles/bigquery.jobUser"}),
     "deployer_deploys_functions": ("deployer", {"roles/cloudfunctions.developer"}),
     "deployer_releases": ("deployer", {"custom:release"}),
     "deployer_applies_project_config": (

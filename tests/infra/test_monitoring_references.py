@@ -12,8 +12,12 @@ from training.release.canary_metrics import BAND_METRIC_PREFIX, LATENCY_METRIC, 
 USER_METRIC = re.compile(r'metric\.type="logging\.googleapis\.com/user/([\w.-]+)"')
 PROMQL_USER_METRIC = re.compile(r"logging_googleapis_com:user_(\w+?)(_sum|_count|_bucket)?\{")
 OTHER_METRIC = re.compile(r'metric\.type="((?!logging\.googleapis\.com/user/)[^"]+)"')
-# The function's Cloud Run service: the two built-in metrics the dashboard must show.
-CLOUD_RUN_METRICS = {"run.googleapis.com/container/instance_count", "run.googleapis.com/container/memory/utilizations"}
+# The built-in metrics the dashboard must show: the function's Cloud Run service and the scheduled back-test's runs.
+BUILT_IN_METRICS = {
+    "run.googleapis.com/container/instance_count",
+    "run.googleapis.com/container/memory/utilizations",
+    "bigquerydatatransfer.googleapis.com/transfer_config/completed_runs",
+}
 
 
 def defined_metrics() -> dict[str, str]:
@@ -48,6 +52,15 @@ def _expand_loops(template: str, lists: dict[str, list[str]]) -> str:
     return _FOR.sub(expand, template)
 
 
+def _static(expression: str) -> bool:
+    """Whether an HCL string expression is made of literals, locals and variables only (no resource attributes)."""
+    try:
+        resolve(expression)
+    except ValueError:
+        return False
+    return True
+
+
 def rendered_dashboard() -> dict[str, Any]:
     """dashboard.json rendered as templatefile would, metric variables bound to the metric resources."""
     metrics = resources("google_logging_metric")
@@ -60,8 +73,10 @@ def rendered_dashboard() -> dict[str, Any]:
             values[variable] = resolve(metrics[bound[1]]["name"])
         elif local and isinstance(locals_()[local[1]], list):
             lists[variable] = [literal(item) for item in locals_()[local[1]]]
-        else:
-            values[variable] = resolve(f'"${{local.{local[1]}}}"') if local else "0.5"
+        elif local and _static(locals_()[local[1]]):
+            values[variable] = resolve(f'"${{local.{local[1]}}}"')
+        else:  # known only once applied: a number stands in, which JSON takes as a string's content or a value
+            values[variable] = "0.5"
     template = _expand_loops((INFRA / "dashboard.json").read_text(), lists)
     used = set(re.findall(r"(?<!\$)\$\{(\w+)\}", template))
     assert used <= set(values), f"dashboard.json uses {used - set(values)}, which monitoring.tf does not pass"
@@ -73,7 +88,7 @@ def datasets(dashboard: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return [
         (tile["widget"]["title"], dataset)
         for tile in dashboard["mosaicLayout"]["tiles"]
-        for dataset in tile["widget"]["xyChart"]["dataSets"]
+        for dataset in tile["widget"].get("xyChart", {}).get("dataSets", [])
     ]
 
 
@@ -94,7 +109,7 @@ def test_dashboard_uses_only_defined_metrics_and_shows_every_panel() -> None:
     used_promql = {name for name, _ in PROMQL_USER_METRIC.findall(text)}
     assert used_user | used_promql <= set(defined), f"undefined metrics: {(used_user | used_promql) - set(defined)}"
     assert used_user | used_promql == set(defined), "every log-based metric has a panel"
-    assert set(OTHER_METRIC.findall(text.replace('\\"', '"'))) == CLOUD_RUN_METRICS
+    assert set(OTHER_METRIC.findall(text.replace('\\"', '"'))) == BUILT_IN_METRICS
     reducers = {aggregation.get("crossSeriesReducer") for _, d in datasets(dashboard)
                 for _, aggregation in filters_with_aggregation(d["timeSeriesQuery"])}  # fmt: skip
     assert {"REDUCE_PERCENTILE_50", "REDUCE_PERCENTILE_95", "REDUCE_PERCENTILE_99"} <= reducers
@@ -112,9 +127,10 @@ def test_dashboard_never_rates_a_distribution() -> None:
 def test_alerts_use_defined_metrics_with_valid_aggregations() -> None:
     metric_resources = resources("google_logging_metric")
     policies = resources("google_monitoring_alert_policy")
-    assert set(policies) == {"latency_p95", "failed_ratio", "score_psi_act"}
+    assert set(policies) == {"latency_p95", "failed_ratio", "score_psi_act", "backtest_red"}
     for name, policy in policies.items():
-        if name == "score_psi_act":  # pages on the stability check's failed runs (stability.tf), not a log metric
+        if name in ("score_psi_act", "backtest_red"):  # page on scheduled queries' failed runs, not a log metric
+            assert "transfer_config/completed_runs" in policy["conditions"][0]["condition_threshold"][0]["filter"]
             continue
         assert policy["notification_channels"] == "${local.notification_channels}", name
         threshold = policy["conditions"][0]["condition_threshold"][0]
@@ -130,6 +146,19 @@ def test_alerts_use_defined_metrics_with_valid_aggregations() -> None:
     assert 'metric.labels.outcome!=\\"ok\\"' in ratio["filter"]
     assert "outcome" not in ratio["denominator_filter"]
     assert ratio["aggregations"] == ratio["denominator_aggregations"]
+
+
+def test_the_backtest_tiles_chart_the_runs_and_the_alert_that_pages() -> None:
+    bindings = template_bindings()
+    alert_filter = resources("google_monitoring_alert_policy")["backtest_red"]["conditions"][0]["condition_threshold"]
+    assert bindings["backtest_config_id"] == "local.backtest_config_id"
+    assert "${local.backtest_config_id}" in alert_filter[0]["filter"]
+    assert bindings["backtest_alert_policy"] == "google_monitoring_alert_policy.backtest_red.name"
+    assert "google_bigquery_table.backtest_results.table_id" in bindings["backtest_results_table"]
+    tiles = {tile["widget"]["title"]: tile["widget"] for tile in rendered_dashboard()["mosaicLayout"]["tiles"]}
+    assert "alertChart" in tiles["Outcome back-test red"]
+    runs = next(widget for title, widget in tiles.items() if title.startswith("Scheduled outcome back-test runs"))
+    assert runs["xyChart"]["dataSets"][0]["legendTemplate"] == "${metric.labels.completion_state}"
 
 
 def test_the_canary_reads_the_metrics_terraform_declares() -> None:

@@ -32,6 +32,7 @@ from default_risk.contract.artifacts import MANIFEST_FILE, MODELS_PREFIX, SERVIN
 from default_risk.contract.bands import BAND_LABELS, PSI_ACT, SHARE_FLOOR
 from default_risk.contract.fields import MODEL_FIELDS
 from default_risk.contract.telemetry import BAND_COUNTS_FIELD, MODEL_VERSION_FIELD, OUTCOME_FIELD, REQUEST_LOG_MESSAGE
+from training.release import backtest_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 SQL_DIR = ROOT / "infra" / "sql"
@@ -193,6 +194,7 @@ def generated(manifests: dict[str, dict]) -> dict[str, str]:
         "score_psi_by_day.sql": score_psi_by_day_sql(),
         "score_psi_daily.sql": score_psi_daily_sql(),
         "portfolio_stability.sql": portfolio_stability_sql(),
+        **backtest_sql.generated(),
     }
 
 
