@@ -106,7 +106,7 @@ variable "function_timeout_seconds" {
 }
 
 variable "allow_unauthenticated" {
-  description = "Let anyone on the internet call the function. Keep false: callers then need roles/run.invoker (an identity token)."
+  description = "Let anyone on the internet call the function. Keep false: callers then need roles/run.invoker (an identity token). CI's plan guard refuses true unless the production environment's PUBLIC_FUNCTION_APPROVED_FOR names the project."
   type        = bool
   default     = false
 }

@@ -7,6 +7,7 @@ Plans are written in Terraform's JSON plan format (`terraform show -json`: ``res
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -14,20 +15,24 @@ import pytest
 
 from tests.ci.workflows import DEPLOY_WORKFLOW, ROOT, load
 from tests.infra.terraform import all_resource_addresses
-from training.release.plan_guard import CI_MAY_CHANGE, PERSON_ONLY, UPDATE_IN_PLACE_ONLY
+from training.release.plan_guard import CI_MAY_CHANGE, PERSON_ONLY, PUBLIC_APPROVAL, UPDATE_IN_PLACE_ONLY
 
 
 def change(address: str, *actions: str) -> dict:
     return {"address": address, "type": address.split(".")[0], "change": {"actions": list(actions)}}
 
 
-def run_guard(plan: object) -> subprocess.CompletedProcess[str]:
+def run_guard(plan: object, approved_for: str | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if key != PUBLIC_APPROVAL}
+    if approved_for is not None:
+        environment[PUBLIC_APPROVAL] = approved_for
     return subprocess.run(
         [sys.executable, "-m", "training.release.plan_guard"],
         input=plan if isinstance(plan, str) else json.dumps(plan),
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env=environment,
         timeout=60,
     )
 
@@ -87,9 +92,31 @@ def test_input_that_is_not_a_plan_gets_one_line_and_exit_2(text: str) -> None:
     assert result.stderr.startswith("plan guard: stdin is not `terraform show -json` output of a plan")
 
 
+def public_plan(allow_unauthenticated: bool) -> dict:
+    return {
+        "variables": {"project_id": {"value": "bank-risk"}, "allow_unauthenticated": {"value": allow_unauthenticated}},
+        "resource_changes": [change("google_monitoring_dashboard.latency", "update")],
+    }
+
+
+@pytest.mark.parametrize("approved_for", [None, "", "other-project"])
+def test_a_plan_that_opens_the_function_stops_without_the_approval_naming_its_project(approved_for: str | None) -> None:
+    result = run_guard(public_plan(True), approved_for)
+    assert result.returncode == 1, result.stdout
+    assert "  var.allow_unauthenticated: true (opens the function to anyone;" in result.stdout
+    assert f"{PUBLIC_APPROVAL}=bank-risk" in result.stdout
+
+
+def test_the_approval_naming_the_project_lets_a_public_function_through_and_a_private_one_needs_none() -> None:
+    assert run_guard(public_plan(True), "bank-risk").returncode == 0
+    private = run_guard(public_plan(False))
+    assert private.returncode == 0 and "may apply all 1 planned resource changes" in private.stdout
+
+
 def test_the_deploy_runs_the_guard_between_plan_and_apply() -> None:
     names = [s.get("name", "") for s in load(DEPLOY_WORKFLOW)["jobs"]["deploy"]["steps"]]
     guard = next(i for i, name in enumerate(names) if name.startswith("Plan guard"))
     assert names.index("terraform plan") < guard < names.index("terraform apply")
     guard_step = load(DEPLOY_WORKFLOW)["jobs"]["deploy"]["steps"][guard]
     assert guard_step["run"] == "terraform -chdir=infra show -json tfplan | python -m training.release.plan_guard"
+    assert guard_step["env"] == {PUBLIC_APPROVAL: "${{ vars.PUBLIC_FUNCTION_APPROVED_FOR }}"}

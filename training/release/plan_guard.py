@@ -6,13 +6,22 @@ CI applies this configuration with a deployer that holds no right to change iden
 accounts, project IAM, custom roles, Workload Identity, resource IAM bindings, enabled APIs), nor to create or delete
 the buckets, datasets, the connection and the repository (infra/iam.tf). Such a change would fail half-way through
 the apply with a permission error; this guard reads the plan (Terraform's JSON plan format: ``resource_changes``
-with ``type``, ``address`` and ``change.actions``) and refuses it first, naming each change a person must apply.
-Exit 0: CI may apply the plan; 1: a person must apply it (the list is printed); 2: the input is not a plan.
+with ``type``, ``address`` and ``change.actions``, and ``variables``) and refuses it first, naming each change a
+person must apply.
+
+It also refuses a plan whose ``allow_unauthenticated`` is true (the deploy would open the function to anyone)
+unless the environment variable ``PUBLIC_FUNCTION_APPROVED_FOR`` names the plan's ``project_id``: a second,
+deliberate input, so that ``TF_VARS_JSON`` alone (or a stray tfvars file) cannot open the function. The deploy sets
+it from the variable of that name, to be set in the protected ``production`` environment, whose required reviewers
+approve each run that uses it.
+
+Exit 0: CI may apply the plan; 1: a person must apply or approve it (the list is printed); 2: the input is not a plan.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +38,7 @@ PERSON_ONLY = frozenset(
         "google_artifact_registry_repository_iam_member",
         "google_bigquery_connection_iam_member",
         "google_bigquery_dataset_iam_member",
+        "google_bigquery_table_iam_member",
         "google_storage_bucket_iam_member",
     }
 )
@@ -61,6 +71,8 @@ CI_MAY_CHANGE = frozenset(
 
 UNCHANGED = frozenset({("no-op",), ("read",)})
 
+PUBLIC_APPROVAL = "PUBLIC_FUNCTION_APPROVED_FOR"
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -91,18 +103,29 @@ def refusals(resource_changes: Iterable[dict]) -> list[Refusal]:
     return found
 
 
+def public_access_refusals(variables: dict, approved_for: str | None) -> list[Refusal]:
+    """A refusal when the plan opens the function to anyone and the protected approval does not name its project."""
+    if variables.get("allow_unauthenticated", {}).get("value") is not True:
+        return []
+    project = variables.get("project_id", {}).get("value")
+    if approved_for and approved_for == project:
+        return []
+    reason = f"opens the function to anyone; needs the production environment's {PUBLIC_APPROVAL}={project}"
+    return [Refusal("var.allow_unauthenticated", ("true",), reason)]
+
+
 def main() -> int:
     try:
         plan = json.load(sys.stdin)
         changes = plan.get("resource_changes", [])
-        found = refusals(changes)
+        found = refusals(changes) + public_access_refusals(plan.get("variables", {}), os.environ.get(PUBLIC_APPROVAL))
     except (json.JSONDecodeError, AttributeError, KeyError, TypeError) as error:
         print(f"plan guard: stdin is not `terraform show -json` output of a plan ({error})", file=sys.stderr)
         return 2
     if not found:
         print(f"plan guard: the deployer may apply all {len(changes)} planned resource changes")
         return 0
-    print(f"plan guard: {len(found)} planned change(s) need a person's `terraform apply` (infra/README.md, Roles):")
+    print(f"plan guard: {len(found)} planned change(s) need a person's `terraform apply` or approval (infra/README):")
     for refusal in found:
         print(f"  {refusal}")
     return 1
