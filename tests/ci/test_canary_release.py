@@ -184,6 +184,16 @@ def test_an_unchanged_release_is_a_no_op(release: Release) -> None:
     assert release.traffic_calls() == [] and release.service()["tags"] == {}
 
 
+def test_the_same_release_after_a_traffic_rollback_deploys_again(release: Release) -> None:
+    release.start()
+    assert release.canary("promote").returncode == 0 and release.split() == {CANARY: 100}
+    rollback = release.gcloud("run", "services", "update-traffic", SERVICE, f"--to-revisions={STABLE}=100")
+    assert rollback.returncode == 0, rollback.stderr  # the runbook's lever 2A: the newest revision no longer serves
+    prepared = release.canary("prepare", "--fingerprint=f2")  # the fingerprint the newest revision carries
+    assert prepared.returncode == 0, prepared.stderr
+    assert prepared.stdout.splitlines() == ["deploy=true", "first_release=false", f"stable_revision={STABLE}"]
+
+
 def test_the_first_release_has_no_stable_revision_to_pin(tmp_path: Path) -> None:
     release = Release(tmp_path, None)
     prepared = release.canary("prepare", "--fingerprint=f1")

@@ -156,7 +156,8 @@ def prepare(service: Service, fingerprint: str) -> dict[str, str]:
             f"traffic is split by hand ({serving}); send it all to one revision first (docs/runbooks/rollback.md)"
         )
     (stable,) = serving
-    if service.fingerprint() == fingerprint:
+    # The label describes the newest revision; it is what serves only when no rollback moved the traffic off it.
+    if stable == state.latest_ready and service.fingerprint() == fingerprint:
         return {"deploy": "false", "first_release": "false", "stable_revision": stable}
     service.update_traffic(split={stable: 100}, tags={STABLE_TAG: stable})
     return {"deploy": "true", "first_release": "false", "stable_revision": stable}
