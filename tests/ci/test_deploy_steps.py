@@ -27,6 +27,7 @@ from default_risk.contract.artifacts import (
     PREP_FILE,
     PROMOTED_POINTER,
     VERSION_FILES,
+    declared_version,
     sha256_hex,
     version_from_hashes,
 )
@@ -36,6 +37,9 @@ from tests.support.gcs import storage_client
 from tests.support.local_cloud import Server, emulator_env, storage_emulator
 from training.config import BASELINE, QUALITY_GATE
 from training.release.promote import PromotionError, promote
+
+PROMOTED_VERSION = declared_version(ROOT / MODELS_PREFIX)
+RETAINED_VERSIONS = sorted(path.name for path in (ROOT / MODELS_PREFIX).glob("v*/") if path.name != PROMOTED_VERSION)
 
 DEPLOY = load(DEPLOY_WORKFLOW)
 PASSING = {name: threshold for name, (_, threshold) in QUALITY_GATE.items()}  # exactly on the gate passes
@@ -223,25 +227,30 @@ def test_smoke_step_checks_the_version_the_function_answers_with(
     assert f"the function serves model version {tiny_version_dir.name!r}, expected 'v000000000000'" in wrong.stderr
 
 
-def test_rollback_step_prints_a_dispatch_command_the_workflow_accepts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("previous", [*RETAINED_VERSIONS, "v0123456789abcdef0123456789abcdef", ""])
+def test_rollback_step_proposes_only_versions_main_can_serve_and_the_revision_that_served(
+    tmp_path: Path, previous: str
+) -> None:
     env = {
-        "PREVIOUS_VERSION": "v0123456789abcdef0123456789abcdef",
+        "PREVIOUS_VERSION": previous,
         "PREVIOUS_REVISION": "default-risk-predict-00007-abc",
         "FUNCTION_NAME": "default-risk-predict",
         "PROJECT_ID": "acme-risk",
         "REGION": "europe-west1",
-        "MODEL_VERSION": "v111111111111",
+        "MODEL_VERSION": PROMOTED_VERSION,
         "DEPLOY_SHA": "0" * 40,
         "GITHUB_REPOSITORY": "acme/default-risk",
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
     }
-    result = run_step(step(DEPLOY, "rollback"), env, tmp_path)
+    result = run_step(step(DEPLOY, "rollback"), env, ROOT)
     assert result.returncode == 0, result.stderr
-    input_name = "model_version"
-    assert input_name in DEPLOY["on"]["workflow_dispatch"]["inputs"]
-    assert (
-        f"gh workflow run {DEPLOY_WORKFLOW.name} --repo acme/default-risk --ref main "
-        f"-f {input_name}=v0123456789abcdef0123456789abcdef" in result.stdout
-    )
+    assert "model_version" in DEPLOY["on"]["workflow_dispatch"]["inputs"]
+    dispatch = f"gh workflow run {DEPLOY_WORKFLOW.name} --repo acme/default-risk --ref main -f model_version="
+    proposed = [line.split("model_version=")[1] for line in result.stdout.splitlines() if dispatch in line]
+    if previous in RETAINED_VERSIONS:
+        assert proposed == [previous]
+    else:  # every version main keeps besides the promoted one is servable, and proposed instead
+        assert proposed == RETAINED_VERSIONS and RETAINED_VERSIONS
+        assert f"({previous or 'unknown'}) is not one main's code can serve" in result.stdout
     assert "--to-revisions=default-risk-predict-00007-abc=100" in result.stdout
     assert (tmp_path / "summary.md").read_text() == result.stdout
