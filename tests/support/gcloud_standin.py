@@ -11,7 +11,9 @@
 - ``gcloud functions deploy NAME ... [--serve-all-traffic-latest-revision] [--update-labels=K=V]``: a new ready
   revision; traffic follows it when the service routes to the latest revision (or the flag asks), else stays;
 - ``gcloud functions describe NAME --gen2 --format=json`` (labels, ``serviceConfig.uri``, ``.revision``), or
-  ``--format=value(serviceConfig.uri)``.
+  ``--format=value(serviceConfig.uri)``; the URI is the service's ``uri`` in the state when it has one (a local
+  server standing for the function), else a made-up ``https://...run.app``;
+- ``gcloud auth print-identity-token``: a made-up token.
 
 Every call is appended to the state's ``calls``. ``fail_on`` (a list of subcommand words, e.g. ``update-traffic``)
 makes such calls fail, for the metrics-outage and gcloud-error paths.
@@ -165,10 +167,11 @@ def _service(state: dict, name: str) -> dict:
 
 
 def _describe_function(name: str, service: dict, flags: dict[str, str]) -> None:
+    uri = service.get("uri", _url(name))
     if flags.get("format") == "value(serviceConfig.uri)":
-        print(_url(name))
+        print(uri)
         return
-    config = {"uri": _url(name), "revision": service["latest_ready"]}
+    config = {"uri": uri, "revision": service["latest_ready"]}
     print(json.dumps({"name": name, "labels": service["labels"], "serviceConfig": config}))
 
 
@@ -183,6 +186,9 @@ def _call(state: dict, args: list[str]) -> None:
     words, flags = _flags(args)
     if set(words) & set(state.get("fail_on", [])):
         _fail(f"{' '.join(words[:3])}: the stand-in was told to fail (UNAVAILABLE)")
+    if words == ["auth", "print-identity-token"]:
+        print("stand-in-identity-token")
+        return
     command, name = tuple(words[:-1]), words[-1]
     if command == ("functions", "deploy"):
         _deploy(state, name, flags)
