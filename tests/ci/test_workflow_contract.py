@@ -95,7 +95,8 @@ def test_deploy_passes_the_environment_variables_the_function_reads() -> None:
     assert required, "found no environment variable the function reads without a default; the scan is broken"
     _, flags = deploy_command()
     pairs = dict(pair.split("=", 1) for pair in flags["--set-env-vars"].split(","))
-    passed = set(pairs) - set(PROCESS_ENV)
+    assert pairs["THREADS"] == "$CONCURRENCY", "one gunicorn thread per request the instance admits"
+    passed = set(pairs) - set(PROCESS_ENV) - {"THREADS"}
     print(f"function reads {sorted(read)} (no default: {sorted(required)}); deploy sets {sorted(passed)}")
     assert required <= passed, f"the deploy does not set {sorted(required - passed)}"
     assert passed <= set(read), f"the deploy sets {sorted(passed - set(read))}, which the function never reads"
