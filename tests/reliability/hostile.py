@@ -47,6 +47,8 @@ class Case:
     path: str = "/"
     headers: dict[str, str] = field(default_factory=lambda: dict(JSON))
     chunked: bool = False
+    framed: bool = False
+    """The body is chunk-framed already, perhaps badly (``rawhttp.send``)."""
     names_field: str | None = None
     """An error detail must name this field."""
 
@@ -165,6 +167,8 @@ CASES: tuple[Case, ...] = (
     Case("deeply nested JSON (100,000 levels)", 413, lambda: _nested(100_000)),
     Case("50 MB body", 413, _fifty_megabytes),
     Case("50 MB body, chunked (no Content-Length)", 413, _fifty_megabytes, chunked=True),
+    Case("chunked body, a chunk size that is not hexadecimal", 400, lambda: b"zz\r\n{}\r\n0\r\n\r\n", framed=True),
+    Case("chunked body, a chunk longer than its size", 400, lambda: b"2\r\n{}XX\r\n0\r\n\r\n", framed=True),
     Case("100,000 instances", 413, lambda: instances_body(json.dumps(SAMPLE_RECORD), 100_000)),
     Case("100,000 empty instances", 413, lambda: instances_body("{}", 100_000)),
     Case("10,000 empty instances (200,000 problems)", 400, lambda: instances_body("{}", 10_000), names_field="PAY_0"),
@@ -214,5 +218,7 @@ def run_case(server: Server, case: Case) -> Result:
     """Send ``case`` to ``server``, watching the server's memory while it answers."""
     peak = PeakRss(server)
     with peak.watch():
-        answer = send(server.url + case.path, case.method, case.body(), case.headers, chunked=case.chunked)
+        answer = send(
+            server.url + case.path, case.method, case.body(), case.headers, chunked=case.chunked, framed=case.framed
+        )
     return Result(case, answer, peak.before, peak.peak)

@@ -38,9 +38,11 @@ def send(
     headers: dict[str, str] | None = None,
     *,
     chunked: bool = False,
+    framed: bool = False,
     timeout: float = 60,
 ) -> Answer:
-    """Send one request on a fresh connection and return the answer, however early it came."""
+    """Send one request on a fresh connection and return the answer, however early it came. ``chunked`` frames the
+    body in chunks; ``framed`` says it is framed already (perhaps badly) and sends it as it is."""
     parts = urlsplit(url)
     started = time.perf_counter()
     sock = socket.create_connection((parts.hostname, parts.port), timeout=timeout)
@@ -52,14 +54,14 @@ def send(
         ]
         head += [f"{name}: {value}" for name, value in (headers or {}).items()]
         chunks: Iterable[bytes]
-        if chunked:
+        if chunked or framed:
             head.append("Transfer-Encoding: chunked")
-            chunks = _chunked(body if not isinstance(body, bytes) else [body])
+            chunks = _chunked(body if not isinstance(body, bytes) else [body]) if chunked else body_pieces(body)
         else:
             data = body if isinstance(body, bytes) else b"".join(body)
             if data or method in ("POST", "PUT", "PATCH"):
                 head.append(f"Content-Length: {len(data)}")
-            chunks = (data[i : i + SEND_CHUNK] for i in range(0, len(data), SEND_CHUNK))
+            chunks = body_pieces(data)
         sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("utf-8"))
         try:
             for chunk in chunks:
@@ -73,6 +75,11 @@ def send(
         return Answer(response.status, headers_read, answer_body, time.perf_counter() - started)
     finally:
         sock.close()
+
+
+def body_pieces(body: bytes | Iterable[bytes]) -> Iterable[bytes]:
+    data = body if isinstance(body, bytes) else b"".join(body)
+    return (data[i : i + SEND_CHUNK] for i in range(0, len(data), SEND_CHUNK))
 
 
 def _chunked(parts: Iterable[bytes]) -> Iterable[bytes]:

@@ -26,6 +26,7 @@ RESPONSE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosn
 
 ERROR_STATUSES: dict[str, int] = {
     "invalid_json": 400,
+    "malformed_body": 400,
     "invalid_input": 400,
     "not_found": 404,
     "method_not_allowed": 405,

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import IO
 
 import flask
+from gunicorn.http.errors import ParseException
 
 from default_risk.contract import telemetry
 from default_risk.contract.limits import MAX_BODY_BYTES, MAX_EXPLAIN_INSTANCES, MAX_INSTANCES
@@ -36,6 +37,9 @@ from default_risk.service.records import RecordsUnavailable
 logger = telemetry.logger()
 
 READ_PIECE_BYTES = 64 * 1024
+BODY_READ_ERRORS = (ParseException, OSError)
+"""What reading a body raises on the caller's bad framing: gunicorn's parse errors (a chunk size that is not
+hexadecimal, a chunk longer than its size) and its IOErrors (a body cut short)."""
 """Bodies are read (and unread rests discarded) in pieces of this size, so memory stays bounded."""
 REQUEST_ID_HEADER = "X-Request-Id"
 MAX_TOKEN_PAYLOAD = 8192
@@ -185,8 +189,11 @@ def _discard_unread_body(request: flask.Request) -> None:
     functions-framework reads the whole request before answering; left to it, an oversized body
     would be held in memory at once.
     """
-    while request.stream.read(READ_PIECE_BYTES):
-        pass
+    try:
+        while request.stream.read(READ_PIECE_BYTES):
+            pass
+    except BODY_READ_ERRORS:
+        return  # a body whose framing is broken has nothing more to read; the server closes the connection
 
 
 def handle(request: flask.Request) -> flask.Response:
@@ -230,7 +237,10 @@ def _read_body(stream: IO[bytes]) -> bytearray:
     one large read makes the server's chunked reader hold."""
     body = bytearray()
     while len(body) <= MAX_BODY_BYTES:
-        piece = stream.read(min(READ_PIECE_BYTES, MAX_BODY_BYTES + 1 - len(body)))
+        try:
+            piece = stream.read(min(READ_PIECE_BYTES, MAX_BODY_BYTES + 1 - len(body)))
+        except BODY_READ_ERRORS:
+            raise ApiError("malformed_body", "the body's chunked framing is invalid") from None
         if not piece:
             break
         body += piece

@@ -66,8 +66,9 @@ def _json(*schemas: str, example: object | None = None) -> dict:
 
 
 _ERRORS_BY_STATUS: dict[int, str] = {
-    400: "Invalid input: the body is not valid JSON (`invalid_json`) or a record breaks the contract "
-    "(`invalid_input`); `details` lists every problem with the record's index and the field.",
+    400: "Invalid input: the body is not valid JSON (`invalid_json`), its chunked framing is invalid "
+    "(`malformed_body`), or a record breaks the contract (`invalid_input`); `details` lists every problem with the "
+    "record's index and the field.",
     405: "Method not allowed on this path; the `Allow` header lists the allowed ones.",
     413: f"More than {MAX_INSTANCES} instances (`too_many_instances`) or a body over {MAX_BODY_BYTES} bytes "
     "(`body_too_large`).",
