@@ -23,6 +23,7 @@ from pathlib import Path
 
 from default_risk.contract import telemetry
 from default_risk.contract.artifacts import KERAS_FILE, LATEST_POINTER, MODEL_FILE, MODELS_PREFIX, PREP_FILE
+from default_risk.contract.settings import seconds_setting
 from default_risk.model.version import ServedVersion, read_version
 
 logger = telemetry.logger("model_store")
@@ -199,14 +200,10 @@ _storage_client = None
 
 
 def _fetch_timeout() -> float:
-    raw = os.environ.get(FETCH_TIMEOUT_ENV, "")
     try:
-        timeout = float(raw) if raw else DEFAULT_FETCH_TIMEOUT
-    except ValueError:
-        timeout = 0.0
-    if not 0 < timeout < 3600:
-        raise ConfigurationError(f"{FETCH_TIMEOUT_ENV} must be a number of seconds above 0, got {raw[:40]!r}")
-    return timeout
+        return seconds_setting(FETCH_TIMEOUT_ENV, os.environ.get(FETCH_TIMEOUT_ENV, ""), DEFAULT_FETCH_TIMEOUT)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def gcs_reader():

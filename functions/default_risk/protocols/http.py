@@ -20,6 +20,7 @@ from typing import IO
 
 import flask
 from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import ClientDisconnected
 
 from default_risk.contract import telemetry
 from default_risk.contract.limits import MAX_BODY_BYTES, MAX_EXPLAIN_INSTANCES, MAX_INSTANCES
@@ -28,6 +29,7 @@ from default_risk.model.store import ModelUnavailable
 from default_risk.protocols import answers, bigquery, budget, docs_page
 from default_risk.protocols.admission import admitted
 from default_risk.protocols.answers import EXPLAIN_PATH, JSON_MEDIA_TYPE, ApiError, json_response
+from default_risk.protocols.body_deadline import connection_of, watchdog
 from default_risk.protocols.decoding import ScoringRequest, scoring_request
 from default_risk.protocols.request_log import RequestLog, write_line
 from default_risk.protocols.validation import shown_name
@@ -37,9 +39,10 @@ from default_risk.service.records import RecordsUnavailable
 logger = telemetry.logger()
 
 READ_PIECE_BYTES = 64 * 1024
-BODY_READ_ERRORS = (ParseException, OSError)
+BODY_READ_ERRORS = (ParseException, OSError, ClientDisconnected)
 """What reading a body raises on the caller's bad framing: gunicorn's parse errors (a chunk size that is not
-hexadecimal, a chunk longer than its size) and its IOErrors (a body cut short)."""
+hexadecimal, a chunk longer than its size), its IOErrors and werkzeug's ``ClientDisconnected`` (a body cut short,
+or cut by its deadline: ``body_deadline``)."""
 """Bodies are read (and unread rests discarded) in pieces of this size, so memory stays bounded."""
 REQUEST_ID_HEADER = "X-Request-Id"
 MAX_TOKEN_PAYLOAD = 8192
@@ -200,15 +203,18 @@ def handle(request: flask.Request) -> flask.Response:
     """Route the request, answer it (an error as JSON, never a 500) and write its one log line."""
     started = time.perf_counter()
     log = RequestLog()
-    try:
-        response, outcome = _route(request)(request, log), "ok"
-    except ApiError as error:
-        response, outcome = error.response(), error.outcome
-    except Exception:  # a bug: answer 503 (never 500) and log it with its traceback
-        logger.exception("unexpected error")
-        error = ApiError("internal_error", "unexpected error; retry later", headers={"Retry-After": "1"})
-        response, outcome = error.response(), error.outcome
-    _discard_unread_body(request)
+    with watchdog.watching(connection_of(request.environ)) as watch:
+        try:
+            response, outcome = _route(request)(request, log), "ok"
+        except ApiError as error:
+            if error.code == "malformed_body" and watch.expired:
+                error = ApiError("body_timeout", f"the body did not arrive within {watchdog.seconds:g} s")
+            response, outcome = error.response(), error.outcome
+        except Exception:  # a bug: answer 503 (never 500) and log it with its traceback
+            logger.exception("unexpected error")
+            error = ApiError("internal_error", "unexpected error; retry later", headers={"Retry-After": "1"})
+            response, outcome = error.response(), error.outcome
+        _discard_unread_body(request)
     response.headers[REQUEST_ID_HEADER] = log.request_id
     write_line(request, log.fields(time.perf_counter() - started, outcome, response.status_code))
     return response
@@ -228,6 +234,8 @@ def read_body(request: flask.Request) -> bytes:
     body = _read_body(request.stream)
     if len(body) > MAX_BODY_BYTES:
         raise ApiError("body_too_large", f"body exceeds the limit of {MAX_BODY_BYTES} bytes")
+    if request.content_length is not None and len(body) < request.content_length:
+        raise ApiError("malformed_body", f"the body ended after {len(body)} of its {request.content_length} bytes")
     return bytes(body)
 
 
@@ -240,7 +248,7 @@ def _read_body(stream: IO[bytes]) -> bytearray:
         try:
             piece = stream.read(min(READ_PIECE_BYTES, MAX_BODY_BYTES + 1 - len(body)))
         except BODY_READ_ERRORS:
-            raise ApiError("malformed_body", "the body's chunked framing is invalid") from None
+            raise ApiError("malformed_body", "the body ended before its length, or its framing is invalid") from None
         if not piece:
             break
         body += piece

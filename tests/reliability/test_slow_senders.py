@@ -1,0 +1,85 @@
+"""Slow senders: a body that has not arrived by its deadline gets 408 ``body_timeout`` and frees its thread.
+
+The senders stall or trickle for far longer than the deadline (their bodies would take minutes), so each answer
+below can only come from the deadline: the tests wait for answers, never for a time.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import pytest
+
+from default_risk.protocols.body_deadline import TIMEOUT_ENV
+from tests.conftest import StartFunction
+from tests.reliability.hostile import SAMPLE_RECORD
+from tests.support.http import log_lines, post_json
+from tests.support.local_cloud import Server
+
+DEADLINE_SECONDS = "2"
+BODY = json.dumps(SAMPLE_RECORD).encode()
+TRICKLE_SECONDS_PER_BYTE = 0.5
+"""A whole body at this pace takes minutes: only the deadline can end the request."""
+
+
+def slow_post(url: str, chunked: bool, trickle: bool) -> tuple[int, dict]:
+    """POST ``BODY`` whose first 10 bytes arrive at once and the rest never (``trickle``: a byte at a time)."""
+    parts = urlsplit(url)
+    connection = socket.create_connection((parts.hostname, parts.port), timeout=60)
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(BODY)}"
+    head = f"POST / HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+    connection.sendall(head.encode() + (f"{len(BODY):x}\r\n".encode() if chunked else b"") + BODY[:10])
+    answered = threading.Event()
+
+    def send_the_rest() -> None:
+        for byte in BODY[10:]:
+            if answered.wait(TRICKLE_SECONDS_PER_BYTE):
+                return
+            try:
+                connection.sendall(bytes([byte]))
+            except OSError:
+                return
+
+    sender = threading.Thread(target=send_the_rest, daemon=True)
+    if trickle:
+        sender.start()
+    try:
+        response = http.client.HTTPResponse(connection, method="POST")
+        response.begin()
+        return response.status, json.loads(response.read())
+    finally:
+        answered.set()
+        connection.close()
+
+
+@pytest.fixture
+def deadline_server(start_function: StartFunction) -> Server:
+    server = start_function(**{TIMEOUT_ENV: DEADLINE_SECONDS})
+    assert post_json(server.url + "/", SAMPLE_RECORD).status == 200  # the model loaded: only bodies are slow
+    return server
+
+
+@pytest.mark.parametrize("trickle", [False, True], ids=["stalled", "trickling"])
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_that_does_not_arrive_in_time_gets_408(deadline_server: Server, chunked: bool, trickle: bool) -> None:
+    status, answer = slow_post(deadline_server.url + "/", chunked, trickle)
+    assert status == 408, answer
+    assert answer["error"]["code"] == "body_timeout"
+    assert answer["error"]["message"] == f"the body did not arrive within {DEADLINE_SECONDS} s"
+    line = log_lines(deadline_server.output())[-1]
+    assert (line["outcome"], line["status_code"]) == ("invalid_input", 408)
+
+
+def test_slow_senders_on_every_thread_do_not_keep_a_probe_out(deadline_server: Server) -> None:
+    """As many stalled senders as the server has threads (8): each is cut at its deadline, then a probe gets in."""
+    with ThreadPoolExecutor(8) as pool:
+        slow = [pool.submit(slow_post, deadline_server.url + "/", False, False) for _ in range(8)]
+        probe = post_json(deadline_server.url + "/", SAMPLE_RECORD, timeout=60)
+        statuses = [future.result()[0] for future in slow]
+    assert probe.status == 200
+    assert statuses == [408] * 8
