@@ -1,5 +1,5 @@
 """What one request may hold: the limits every protocol enforces, the OpenAPI document states and Terraform reads
-(the BigQuery routines' batch sizes, through ``infra/contract.auto.tfvars.json``)."""
+(the BigQuery routines' batch sizes, through ``infra/contract.tf.json``)."""
 
 MAX_INSTANCES = 10_000
 """Records per request (or rows per BigQuery call); more is answered 413."""
