@@ -180,6 +180,7 @@ resource "google_monitoring_dashboard" "service" {
     backtest_config_id     = local.backtest_config_id
     backtest_alert_policy  = google_monitoring_alert_policy.backtest_red.name
     backtest_results_table = "${var.project_id}.${google_bigquery_dataset.decisions.dataset_id}.${google_bigquery_table.backtest_results.table_id}"
+    backtest_groups_table  = "${var.project_id}.${google_bigquery_dataset.decisions.dataset_id}.${google_bigquery_table.backtest_groups.table_id}"
   })
 
   depends_on = [google_project_service.enabled]

@@ -331,7 +331,10 @@ def _backtesting() -> list[str]:
         "ROC-AUC, KS, Brier, ECE, Hosmer-Lemeshow, the Jeffreys interval and one-sided tests, the binomial tails. "
         "Decisions without an outcome are pending, never counted as good. Traffic light on the one-sided Jeffreys "
         f"p-value that the PD underestimates: green from {GREEN_FROM}, yellow down to {RED_BELOW}, red below (the "
-        "ECB's instructions for reporting IRB validation results, 2019, section 2.5.3.1).",
+        "ECB's instructions for reporting IRB validation results, 2019, section 2.5.3.1). Where the records carry the "
+        "protected fields, both also give each group's default rate and adverse-impact ratio at this version's "
+        f"threshold (sex, marital status, age band; BigQuery table `backtest_groups`): a ratio below {AIR_LIMIT} on "
+        "matured decisions goes to the fair-lending reviewers, as the promotion gate's does on the test split.",
         "",
         "The owner's action on red (the alert pages; `docs/runbooks/backtest_red.md`): rule out immature or partial "
         "outcomes, check stability, tighten the decisions that rely on the red bands until a retrained version whose "

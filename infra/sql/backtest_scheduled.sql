@@ -155,6 +155,33 @@ SELECT model_version, scope, part, decisions, matured, defaults, pending, mean_p
             WHEN p_underestimates >= 0.001 THEN 'yellow' ELSE 'red' END AS light
 FROM tests
 );
+INSERT INTO ${group_results}
+SELECT CURRENT_DATE() AS run_date, * FROM (
+WITH thresholds AS (
+  SELECT 'v1c4c717f2b217bccce42ea6fa001a459' AS model_version, 0.25319012999534607 AS threshold
+  UNION ALL SELECT 'v84839f49160d7d93669d41b3116fdc61' AS model_version, 0.25559359788894653 AS threshold
+),
+matured AS (
+  SELECT d.model_version, d.inputs, d.probability_of_default AS p, CAST(o.defaulted AS FLOAT64) AS y
+  FROM ${decisions} AS d JOIN ${outcomes} AS o ON o.decision_id = d.decision_id
+  WHERE o.defaulted IS NOT NULL
+),
+members AS (
+  SELECT model_version, 'MARRIAGE' AS attribute, CASE WHEN inputs.MARRIAGE = 0 THEN '0 (undocumented)' WHEN inputs.MARRIAGE = 1 THEN 'married' WHEN inputs.MARRIAGE = 2 THEN 'single' WHEN inputs.MARRIAGE = 3 THEN 'others' END AS protected_group, p, y FROM matured
+  UNION ALL SELECT model_version, 'SEX' AS attribute, CASE WHEN inputs.SEX = 1 THEN 'male' WHEN inputs.SEX = 2 THEN 'female' END AS protected_group, p, y FROM matured
+  UNION ALL SELECT model_version, 'age band' AS attribute, CASE WHEN inputs.AGE >= 0 AND inputs.AGE <= 24 THEN 'under 25' WHEN inputs.AGE >= 25 AND inputs.AGE <= 34 THEN '25-34' WHEN inputs.AGE >= 35 AND inputs.AGE <= 44 THEN '35-44' WHEN inputs.AGE >= 45 AND inputs.AGE <= 54 THEN '45-54' WHEN inputs.AGE >= 55 AND inputs.AGE <= 61 THEN '55-61' WHEN inputs.AGE >= 62 AND inputs.AGE <= 200 THEN '62+' END AS protected_group, p, y FROM matured
+),
+group_figures AS (
+  SELECT m.model_version, m.attribute, m.protected_group, COUNT(*) AS matured, AVG(m.y) AS default_rate,
+         AVG(CASE WHEN t.threshold IS NULL THEN NULL WHEN m.p < t.threshold THEN 1.0 ELSE 0.0 END) AS not_flagged
+  FROM members AS m LEFT JOIN thresholds AS t ON t.model_version = m.model_version
+  WHERE m.protected_group IS NOT NULL
+  GROUP BY m.model_version, m.attribute, m.protected_group
+)
+SELECT model_version, attribute, protected_group, matured, default_rate, not_flagged,
+       not_flagged / NULLIF(MAX(not_flagged) OVER (PARTITION BY model_version, attribute), 0) AS air
+FROM group_figures
+);
 IF EXISTS (SELECT 1 FROM ${results} WHERE run_date = CURRENT_DATE() AND light = 'red') THEN
   RAISE USING MESSAGE = (
     SELECT 'back-test red (the PD underestimates realized defaults): ' || STRING_AGG(

@@ -155,6 +155,7 @@ def test_the_backtest_tiles_chart_the_runs_and_the_alert_that_pages() -> None:
     assert "${local.backtest_config_id}" in alert_filter[0]["filter"]
     assert bindings["backtest_alert_policy"] == "google_monitoring_alert_policy.backtest_red.name"
     assert "google_bigquery_table.backtest_results.table_id" in bindings["backtest_results_table"]
+    assert "google_bigquery_table.backtest_groups.table_id" in bindings["backtest_groups_table"]
     tiles = {tile["widget"]["title"]: tile["widget"] for tile in rendered_dashboard()["mosaicLayout"]["tiles"]}
     assert "alertChart" in tiles["Outcome back-test red"]
     runs = next(widget for title, widget in tiles.items() if title.startswith("Scheduled outcome back-test runs"))

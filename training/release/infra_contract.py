@@ -18,10 +18,14 @@ from default_risk.contract.fields import FEATURE_NAMES
 from default_risk.contract.limits import MAX_EXPLAIN_INSTANCES, MAX_INSTANCES
 from default_risk.contract.telemetry import OUTCOMES, REQUEST_LOG_MESSAGE
 from default_risk.service.records import RECORD_SCHEMA, RETENTION_DAYS_AT_LEAST
-from training.release.backtest_sql import RESULT_COLUMNS
+from training.release.backtest_sql import GROUP_RESULT_COLUMNS, RESULT_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "infra" / "contract.tf.json"
+
+
+def _columns(columns: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    return [{"name": name, "type": kind, "mode": "NULLABLE"} for name, kind in columns]
 
 
 def facts() -> dict[str, object]:
@@ -37,7 +41,8 @@ def facts() -> dict[str, object]:
         "psi_act": PSI_ACT,
         "record_retention_min_days": RETENTION_DAYS_AT_LEAST,
         "decision_record_schema": RECORD_SCHEMA,
-        "backtest_result_columns": [{"name": name, "type": kind, "mode": "NULLABLE"} for name, kind in RESULT_COLUMNS],
+        "backtest_result_columns": _columns(RESULT_COLUMNS),
+        "backtest_group_columns": _columns(GROUP_RESULT_COLUMNS),
     }
 
 

@@ -194,7 +194,7 @@ def generated(manifests: dict[str, dict]) -> dict[str, str]:
         "score_psi_by_day.sql": score_psi_by_day_sql(),
         "score_psi_daily.sql": score_psi_daily_sql(),
         "portfolio_stability.sql": portfolio_stability_sql(),
-        **backtest_sql.generated(),
+        **backtest_sql.generated(manifests),
     }
 
 
