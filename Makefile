@@ -68,7 +68,7 @@ demo: $(STAMP)  ## serve the promoted version on the local stand-ins, score a sa
 train: $(STAMP)  ## train, evaluate, export models/<version>/ and log the run to MLflow
 	$(PY) -m training.train
 
-reproduce: $(STAMP)  ## VERSION=v... (default: models/PROMOTED) trained again from its lineage: byte-identical? (exit 0/1/3)
+reproduce: $(STAMP)  ## VERSION=v... (default: models/PROMOTED) trained again from its lineage: byte-identical? (the module exits 0/1/3; make 0/2)
 	$(PY) -m training.reproduce $(VERSION)
 
 # The MLflow UI needs the full mlflow package (training logs with mlflow-skinny); it gets its own environment.
@@ -98,7 +98,7 @@ drift: $(STAMP)  ## DATA=FILE: PSI of a portfolio's score and fields against the
 infra-contract: $(STAMP)  ## infra/contract.tf.json (the contract's facts Terraform reads: bands, arguments, limits, log names)
 	$(PY) -m training.release.infra_contract
 
-replay: $(STAMP)  ## DECISION=id DECISIONS=url (MODELS=dir|gs://...): the decision scored again, bit for bit? (exit 0/1/3)
+replay: $(STAMP)  ## DECISION=id DECISIONS=url (MODELS=dir|gs://...): the decision scored again, bit for bit? (the module exits 0/1/3; make 0/2)
 	@test -n "$(DECISION)" -a -n "$(DECISIONS)" || { echo "make replay: set DECISION=<decision_id> DECISIONS=<folder or gs://...>"; exit 3; }
 	$(PY) -m training.audit replay --decision "$(DECISION)" --decisions "$(DECISIONS)" $(if $(MODELS),--models "$(MODELS)")
 
@@ -106,7 +106,7 @@ notice: $(STAMP)  ## DECISION=id DECISIONS=url (MODELS=...): the statement of sp
 	@test -n "$(DECISION)" -a -n "$(DECISIONS)" || { echo "make notice: set DECISION=<decision_id> DECISIONS=<folder or gs://...>"; exit 3; }
 	$(PY) -m training.audit notice --decision "$(DECISION)" --decisions "$(DECISIONS)" $(if $(MODELS),--models "$(MODELS)")
 
-backtest: $(STAMP)  ## DECISIONS=url OUTCOMES=csv: realized defaults against predicted PDs per band and vintage (exit 0/2 red/3)
+backtest: $(STAMP)  ## DECISIONS=url OUTCOMES=csv: realized defaults against predicted PDs per band and vintage (the module exits 0/2 red/3; make 0/2)
 	@test -n "$(DECISIONS)" -a -n "$(OUTCOMES)" || { echo "make backtest: set DECISIONS=<folder or gs://...> OUTCOMES=<csv>"; exit 3; }
 	$(PY) -m training.backtest --decisions "$(DECISIONS)" --outcomes "$(OUTCOMES)"
 

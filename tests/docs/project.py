@@ -95,6 +95,12 @@ def terraform_variables() -> frozenset[str]:
 
 
 @cache
+def required_terraform_variables() -> frozenset[str]:
+    """The variables without a default: an apply must be given each."""
+    return frozenset(name for name, body in named_blocks("variable").items() if "default" not in body)
+
+
+@cache
 def terraform_outputs() -> frozenset[str]:
     return frozenset(named_blocks("output"))
 
@@ -159,6 +165,38 @@ def gcloud_parses(command: tuple[str, ...], flag: str) -> bool:
             check=False,
         )
     return "unrecognized arguments" not in result.stderr
+
+
+BQ_FLAG = re.compile(r"^\s+(?:-\w,)?--(?:\[no\])?([\w-]+):", re.MULTILINE)
+
+
+def _bq_help(*arguments: str) -> str:
+    with tempfile.TemporaryDirectory() as config:
+        return subprocess.run(
+            ["bq", *arguments],
+            env=os.environ | {"CLOUDSDK_CONFIG": config},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        ).stdout
+
+
+@cache
+def bq_commands() -> frozenset[str] | None:
+    """The installed ``bq``'s commands (from ``bq help``), or None without bq."""
+    if shutil.which("bq") is None:
+        return None
+    listing = _bq_help("help").split("Any of the following commands:", 1)[1].split("\n\n", 1)[0]
+    joined = re.sub(r"-\n\s*", "-", listing)
+    return frozenset(name.strip() for name in joined.replace("\n", " ").split(",") if name.strip())
+
+
+@cache
+def bq_flags(command: str) -> frozenset[str]:
+    """The flags ``bq command`` takes: its own (``bq help command``) and the global ones (``bq --helpfull``)."""
+    own = _bq_help("help", command).split(f"\n{command} ", 1)[-1]
+    return frozenset(BQ_FLAG.findall(own)) | frozenset(BQ_FLAG.findall(_bq_help("--helpfull")))
 
 
 @cache

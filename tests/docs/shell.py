@@ -15,8 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SHELL_LANGUAGES = frozenset({"sh", "bash", "console"})
 FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)```(?P<language>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.MULTILINE | re.DOTALL
+    r"^(?P<indent>[ \t]*)```(?P<language>[\w-]*)(?P<info>[^\n]*)\n(?P<body>.*?)^(?P=indent)```[ \t]*$",
+    re.MULTILINE | re.DOTALL,
 )
+RUNNABLE = "runnable"
+"""The word after a block's language that marks it runnable: ```sh runnable, then an ```output block (test_runnable)."""
 SUBSTITUTION = re.compile(r"\$\((?P<inner>[^()]*(?:\([^()]*\)[^()]*)*)\)")
 SUBSTITUTED = "__substituted__"
 """The word a ``$(...)`` substitution leaves in its command."""
@@ -43,6 +46,7 @@ class Block:
     """Line of the opening fence (1-based)."""
     language: str
     text: str
+    runnable: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,8 @@ def blocks(document: Path) -> list[Block]:
     for match in FENCE.finditer(text):
         if match["language"] in SHELL_LANGUAGES:
             line = text.count("\n", 0, match.start()) + 1
-            found.append(Block(document, line, match["language"], textwrap.dedent(match["body"])))
+            runnable = RUNNABLE in match["info"].split()
+            found.append(Block(document, line, match["language"], textwrap.dedent(match["body"]), runnable))
     return found
 
 

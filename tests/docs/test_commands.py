@@ -121,6 +121,12 @@ def terraform_problems(command: Command) -> Iterator[str]:
             if name not in project.terraform_variables():
                 yield f"terraform -var {name}: infra/ declares no such variable"
     positional = [word for word in words if not word.startswith("-")]
+    given = {assignment.split("=", 1)[0] for flag, assignment in itertools.pairwise(words) if flag == "-var"}
+    given |= {word.removeprefix("-var=").split("=", 1)[0] for word in words if word.startswith("-var=")}
+    from_file = any(word.startswith("-var-file") for word in words)
+    if "apply" in positional and given and not from_file and project.required_terraform_variables() - given:
+        missing = ", ".join(sorted(project.required_terraform_variables() - given))
+        yield f"terraform apply -var ...: leaves out the required {missing}"
     if positional[:1] == ["output"]:
         for name in positional[1:]:
             if name not in project.terraform_outputs():
@@ -161,11 +167,26 @@ def gh_problems(command: Command) -> Iterator[str]:
                 yield f"{workflow} has no workflow_dispatch input {name!r}"
 
 
+def bq_problems(command: Command) -> Iterator[str]:
+    known = project.bq_commands()
+    if known is None:  # test_bq_is_available says so
+        return
+    words = [word for word in command.words[1:] if not word.startswith("-")]
+    if not words or words[0] not in known:
+        yield f"bq {words[:1]}: not a bq command ({', '.join(sorted(known))})"
+        return
+    for flag in flags_of(list(command.words[1:])):
+        name = flag.lstrip("-")
+        if name not in project.bq_flags(words[0]) and name.removeprefix("no") not in project.bq_flags(words[0]):
+            yield f"bq {words[0]} has no flag {flag}"
+
+
 PROGRAM_CHECKS: dict[str, Callable[[Command], Iterator[str]]] = {
     "make": make_problems,
     "terraform": terraform_problems,
     "gcloud": gcloud_problems,
     "gh": gh_problems,
+    "bq": bq_problems,
 }
 
 
@@ -220,9 +241,13 @@ def created_by(command: Command, cwd: Path) -> set[Path]:
 
 
 def path_problems(document: Path) -> Iterator[str]:
+    """Paths the commands name must exist; a runnable block's are left to its run (test_runnable), whose output
+    may well be the error a missing file gets."""
     made: set[Path] = set()
     cwd_of_block: dict[int, Path] = {}
     for command in commands(document):
+        if command.block.runnable:
+            continue
         cwd = cwd_of_block.setdefault(command.block.line, working_directory(document))
         if command.program == "cd" and len(command.words) == 2:
             cwd_of_block[command.block.line] = (cwd / command.words[1]).resolve()
@@ -315,6 +340,12 @@ def test_function_urls_are_routes(document: Path) -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_bq_is_available() -> None:
+    if project.bq_commands() is None:
+        pytest.skip("bq (the Cloud SDK) is not installed: bq commands in the docs are not checked")
+    assert "ls" in project.bq_commands() and "transfer_run" in project.bq_flags("ls")
+
+
 def test_gcloud_command_tree_is_available() -> None:
     if project.gcloud_tree() is None:
         pytest.skip("gcloud (the Cloud SDK) is not installed: gcloud commands in the docs are not checked")
@@ -332,9 +363,12 @@ python -m tests.support.demo --models-dir models --no-wait
 python -m training.release.smoke_test http://127.0.0.1:8080 v1 --retries 3
 terraform -chdir=infra output -raw no_such_output
 terraform -chdir=infra apply -var no_such_variable=1
+terraform -chdir=infra apply -var project_id=p -var region=r
 gcloud functions deploy default-risk-predict --gen2 --no-such-flag
 gcloud functions describe default-risk-predict --gen3
 gcloud functions no-such-command
+bq ls --no_such_flag=1 "$CONFIG"
+bq no-such-command
 gh workflow run deploy.yml --ref main -f no_such_input=v1
 cat docs/no_such_page.md
 NO_SUCH_ENV=1 python -m training.train
@@ -351,9 +385,12 @@ EXPECTED_PROBLEMS = [
     "python -m training.release.smoke_test has no flag --retries",
     "terraform output no_such_output",
     "terraform -var no_such_variable",
+    "leaves out the required github_repository, github_repository_id",
     "gcloud functions deploy has no flag --no-such-flag",
     "gcloud functions describe has no flag --gen3",
     "gcloud functions is a command group",
+    "bq ls has no flag --no_such_flag",
+    "bq ['no-such-command']: not a bq command",
     "deploy.yml has no workflow_dispatch input 'no_such_input'",
     "names 'docs/no_such_page.md', which does not exist",
     "sets NO_SUCH_ENV for a program, but no code reads it",

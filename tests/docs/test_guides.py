@@ -9,6 +9,7 @@ selects request lines must contain that filter's clauses.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,18 @@ def test_the_guide_lists_exactly_the_outcomes_the_function_logs() -> None:
     assert listed == list(telemetry.OUTCOMES), (
         f"the guide lists {listed}, functions/default_risk/contract/telemetry.py has {telemetry.OUTCOMES}"
     )
+
+
+RUNBOOKS = sorted((ROOT / "docs" / "runbooks").glob("*.md"))
+FIRST_STEP = re.compile(r"^(## |1\. )", re.MULTILINE)
+PREREQUISITES = re.compile(r"^(\*\*Prerequisites\*\*|## 0\. Prerequisites$)", re.MULTILINE)
+VERIFY = "**Verify it worked**"
+
+
+@pytest.mark.parametrize("runbook", RUNBOOKS, ids=lambda path: path.name)
+def test_a_runbook_starts_with_its_prerequisites_and_ends_with_how_to_verify(runbook: Path) -> None:
+    text = runbook.read_text()
+    prerequisites, first_step = PREREQUISITES.search(text), FIRST_STEP.search(text)
+    assert prerequisites, f"{runbook.name} does not state its prerequisites"
+    assert first_step is None or prerequisites.start() <= first_step.start(), "prerequisites come after a step"
+    assert text.rstrip().split("\n\n")[-1].startswith(VERIFY), f"{runbook.name} does not end with {VERIFY}"
