@@ -1,11 +1,14 @@
-"""The scoring guide's memory budget is the one the code enforces and the tests measure."""
+"""The scoring guide's memory budget is the one the code enforces and the tests measure; its requests and logged
+outcomes are the function's."""
 
 from __future__ import annotations
 
 import re
 
+from default_risk.contract import telemetry
 from default_risk.contract.limits import MAX_BODY_BYTES
 from default_risk.protocols import budget
+from tests.docs import project
 from tests.docs.shell import ROOT
 from tests.reliability.hostile import MAX_RSS_GROWTH
 from tests.reliability.measure import MB
@@ -31,3 +34,13 @@ def test_the_guide_states_the_limits_the_code_enforces() -> None:
 
 def test_the_guide_states_the_peak_the_hostile_tests_hold_the_server_to() -> None:
     assert f"raises an instance's peak memory by more than {MAX_RSS_GROWTH // MB} MB" in GUIDE.read_text()
+
+
+def test_the_guide_lists_every_route_and_every_logged_outcome() -> None:
+    text = GUIDE.read_text()
+    routes, docs_prefix = project.function_paths()
+    for route in [*sorted(routes), docs_prefix.rstrip("/")]:
+        assert f" {route}`" in text, f"the guide's table of requests leaves out {route}"
+    logs = text.split("## Logs", 1)[1]
+    listed = logs.split(f"`{telemetry.OUTCOME_FIELD}` (", 1)[1].split(")", 1)[0]
+    assert re.findall(r"`(\w+)`", listed) == list(telemetry.OUTCOMES)
