@@ -21,6 +21,8 @@ from default_risk.contract.fields import FEATURES, FEATURES_BY_NAME
 from default_risk.contract.model_inputs import DERIVED_FEATURES
 from default_risk.contract.points import PROBABILITY_FLOOR, ScoreScale
 from default_risk.contract.reasons import GROUPS, MAX_REASONS
+from default_risk.contract.recourse import DEFAULT_TARGET_BAND, LEVERS, RAISE
+from default_risk.model.version import training_range
 from training.config import AIR_LIMIT, BASELINE, BASELINE_MARGIN, GREEN_FROM, MIN_GROUP_ROWS, QUALITY_GATE, RED_BELOW
 
 DEFAULT_OUTPUT = Path("docs/model_card.md")
@@ -321,6 +323,32 @@ def _bands_and_reasons(manifest: dict) -> list[str]:
     ]
 
 
+def _recourse(manifest: dict) -> list[str]:
+    serving = manifest["serving"]
+    band = next(b for b in serving["bands"]["table"] if b["band"] == DEFAULT_TARGET_BAND)
+    rows = []
+    for lever in LEVERS:
+        feature, (low, high) = FEATURES_BY_NAME[lever.field], training_range(serving, lever.field)
+        way = " or ".join("up" if direction == RAISE else "down" for direction in lever.directions)
+        own = f"at most `{lever.at_most_field}`" if lever.at_most_field else ""
+        own = own or (f"at least {lever.at_least:,.0f}" if lever.at_least is not None else "")
+        rows.append([f"`{lever.field}`", way, f"{max(feature.minimum, low):,.0f} to {min(feature.maximum, high):,.0f}",
+                     own or "-"])  # fmt: skip
+    return [
+        "## Recourse (`POST /explain?recourse=...`)",
+        "",
+        "What change would bring a customer down to a target band (default "
+        f"{DEFAULT_TARGET_BAND}, p below {band['high']:.4f}): the smallest change of one actionable field, and the "
+        "best pair, each verified by scoring the changed record with this version. Only these fields change, one way "
+        "each, within the contract's range, this version's training range and their own bound; the payment history, "
+        "`EDUCATION`, the older amounts and the protected fields never do. Where the probability did not fall at "
+        "every step of the search along a change, the suggestion says so (`monotone: false`): the model is not "
+        "monotone in that field for that customer. No feasible change is a valid answer.",
+        "",
+        *_table(["field", "changes", "range (NT$)", "its own bound"], rows),
+    ]
+
+
 def _backtesting() -> list[str]:
     return [
         "## Back-testing against realized defaults",
@@ -375,6 +403,7 @@ def model_card(manifest: dict) -> str:
         _threshold(manifest),
         _fairness(manifest),
         _bands_and_reasons(manifest),
+        _recourse(manifest),
         _backtesting(),
         _limits(),
     )

@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from default_risk.contract import telemetry
+from default_risk.contract.artifacts import MODELS_PREFIX, declared_version
+from default_risk.contract.bands import BAND_LABELS, band_indices
 from default_risk.contract.limits import MAX_BODY_BYTES
-from default_risk.protocols import budget
+from default_risk.model.version import read_local_version
+from default_risk.protocols import answers, budget
+from default_risk.protocols.decoding import scoring_request
+from default_risk.protocols.request_log import RequestLog
 from tests.docs import project
-from tests.docs.shell import ROOT
+from tests.docs.running import ECHO_DATA, json_values, run, shell_prelude
+from tests.docs.shell import ROOT, commands
 from tests.reliability.hostile import MAX_RSS_GROWTH
 from tests.reliability.measure import MB
 
@@ -44,3 +52,22 @@ def test_the_guide_lists_every_route_and_every_logged_outcome() -> None:
     logs = text.split("## Logs", 1)[1]
     listed = logs.split(f"`{telemetry.OUTCOME_FIELD}` (", 1)[1].split(")", 1)[0]
     assert re.findall(r"`(\w+)`", listed) == list(telemetry.OUTCOMES)
+
+
+def test_the_recourse_example_is_what_the_promoted_version_answers() -> None:
+    """The guide's recourse answer, recomputed: the record its curl sends, scored and searched by the promoted
+    version as ``POST /explain?recourse=`` does."""
+    text = GUIDE.read_text()
+    section = text.split("### What would lower the risk: recourse", 1)[1].split("\n## ", 1)[0]
+    (curl,) = [c for c in commands(GUIDE) if c.program == "curl" and "recourse=" in c.source]
+    target = re.search(r"recourse=(B\d\d)", curl.source)[1]
+    (shown,) = json_values(re.search(r"^```json\n(.*?)^```", section, re.MULTILINE | re.DOTALL)[1])
+    version = read_local_version(ROOT / MODELS_PREFIX / declared_version(ROOT / MODELS_PREFIX))
+    body = run(f"{shell_prelude(curl)}\n{ECHO_DATA}\n{curl.source.split(' | ')[0]}")  # the body, not jq's output
+    features = scoring_request(body.encode(), RequestLog()).result.features
+    probabilities = version.scorer.probabilities(features)
+    bands = band_indices(probabilities, version.score_edges)
+    expected = answers.recourse_answer(version.recourse.suggest(features, bands, BAND_LABELS.index(target))[0], target)
+    assert shown["risk_band"] == BAND_LABELS[bands[0]]
+    assert shown["score"] == pytest.approx(version.scale.points(probabilities)[0], abs=1e-6)
+    assert shown["recourse"] == expected

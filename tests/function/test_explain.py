@@ -1,6 +1,7 @@
 """Explanations: exact Shapley values over the groups, equal to the ``shap`` package's exact explainer with the
 same reference, grouping and model; they add up; reasons are the groups that raise the probability most and
-never cite a field the model does not use; ``POST /explain`` answers as its OpenAPI document says."""
+never cite a field the model does not use; ``POST /explain`` answers as its OpenAPI document says, with recourse
+when asked for, each suggestion scoring as it says when sent to ``POST /``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from default_risk.contract.fields import FEATURE_NAMES, PROTECTED_FIELDS
 from default_risk.contract.limits import MAX_EXPLAIN_INSTANCES
 from default_risk.contract.reasons import GROUPS, MAX_REASONS
+from default_risk.contract.recourse import DEFAULT_TARGET_BAND
 from default_risk.model.explainer import reasons
 from default_risk.model.version import read_local_version
 from tests.support.http import post_json
@@ -101,3 +103,38 @@ def test_explanations_do_not_depend_on_protected_fields(served, rows):
     np.testing.assert_array_equal(
         served.explainer.explain(without).contributions, served.explainer.explain(rows).contributions
     )
+
+
+def test_post_explain_with_recourse_answers_as_documented_and_each_suggestion_scores_as_it_says(
+    scoring_server, openapi_document, served, rows
+):
+    probabilities = served.scorer.probabilities(rows)
+    order = np.argsort(-probabilities)  # the riskiest first: they need recourse
+    instances = [{"id": f"c-{i}", **r} for i, r in zip(order[:40].tolist(), records(rows[order[:40]]), strict=True)]
+    response = post_json(scoring_server.url + "/explain?recourse=true", {"instances": instances})
+    assert response.status == 200, response.json
+    assert_conforms(openapi_document, "/explain", "POST", response)
+    recourse = [prediction["recourse"] for prediction in response.json["predictions"]]
+    assert {r["target_band"] for r in recourse} == {DEFAULT_TARGET_BAND}
+    found = [(instance, s) for instance, r in zip(instances, recourse, strict=True) for s in r["suggestions"]]
+    assert found and all(r["status"] != "not_needed" for r in recourse[:5])
+    changed = [{**instance, **{c["field"]: c["to"] for c in s["changes"]}} for instance, s in found]
+    scored = post_json(scoring_server.url, {"instances": changed}).json["predictions"]
+    for (_, suggestion), again in zip(found, scored, strict=True):
+        assert again["probability_of_default"] == suggestion["probability_of_default"]
+        assert again["risk_band"] == suggestion["risk_band"] <= DEFAULT_TARGET_BAND
+        assert suggestion["sentence"].endswith(f"would move this customer to band {suggestion['risk_band']} "
+                                               f"(p = {suggestion['probability_of_default']:.3f}, "
+                                               f"{suggestion['score']:.0f} points)")  # fmt: skip
+
+
+def test_post_explain_without_recourse_answers_none_and_refuses_a_bad_target(scoring_server, openapi_document, rows):
+    body = {"instances": records(rows[:2])}
+    plain = post_json(scoring_server.url + "/explain", body)
+    assert plain.status == 200 and all("recourse" not in p for p in plain.json["predictions"])
+    for value in ("B11", "b05", "yes", ""):
+        response = post_json(scoring_server.url + f"/explain?recourse={value}", body)
+        assert response.status == 400, value
+        assert_conforms(openapi_document, "/explain", "POST", response)
+        error = response.json["error"]
+        assert error["code"] == "invalid_input" and error["details"][0]["field"] == "recourse", error

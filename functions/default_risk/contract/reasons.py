@@ -29,7 +29,8 @@ _EDUCATION = {
 Record = Mapping[str, float]
 
 
-def _amount(value: float) -> str:
+def amount(value: float) -> str:
+    """``NT$ 20,000``: how a sentence quotes an amount."""
     return f"NT$ {value:,.0f}"
 
 
@@ -64,19 +65,19 @@ def _earlier_statuses(record: Record) -> str:
 def _bills(record: Record) -> str:
     bill, limit = record["BILL_AMT1"], record["LIMIT_BAL"]
     share = f", {bill / limit:.0%} of the credit limit" if limit > 0 else ""
-    return f"Balance owed of {_amount(bill)} last month{share} (BILL_AMT1 = {bill:.0f}, LIMIT_BAL = {limit:.0f})"
+    return f"Balance owed of {amount(bill)} last month{share} (BILL_AMT1 = {bill:.0f}, LIMIT_BAL = {limit:.0f})"
 
 
 def _payments(record: Record) -> str:
     paid, owed = record["PAY_AMT1"], record["BILL_AMT2"]
     return (
-        f"Paid {_amount(paid)} last month against a previous bill of {_amount(owed)} "
+        f"Paid {amount(paid)} last month against a previous bill of {amount(owed)} "
         f"(PAY_AMT1 = {paid:.0f}, BILL_AMT2 = {owed:.0f})"
     )
 
 
 def _credit_limit(record: Record) -> str:
-    return f"Credit limit of {_amount(record['LIMIT_BAL'])} (LIMIT_BAL = {record['LIMIT_BAL']:.0f})"
+    return f"Credit limit of {amount(record['LIMIT_BAL'])} (LIMIT_BAL = {record['LIMIT_BAL']:.0f})"
 
 
 def _education(record: Record) -> str:

@@ -28,8 +28,10 @@ from default_risk.contract.artifacts import (
 from default_risk.contract.bands import BAND_LABELS
 from default_risk.contract.model_inputs import FEATURE_REVISIONS, FEATURE_SETS, computes_as_recorded
 from default_risk.contract.points import ScoreScale
+from default_risk.contract.recourse import ACTIONABLE_FIELDS
 from default_risk.model.explainer import Explainer
 from default_risk.model.preprocessing import load_preprocessor
+from default_risk.model.recourse import RecourseSearch
 from default_risk.model.scorer import Scorer
 
 Fetch = Callable[[str], bytes]
@@ -48,6 +50,13 @@ class ServedVersion:
     scale: ScoreScale
     """The points scale the version records (``contract.points``)."""
     explainer: Explainer
+    recourse: RecourseSearch
+
+
+def training_range(serving: dict, field: str) -> tuple[float, float]:
+    """The lowest and highest training value of a model field: its stability reference's outer edges."""
+    edges = serving["stability"]["inputs"][field]["edges"]
+    return float(edges[0]), float(edges[-1])
 
 
 def served_version(manifest: dict, files: dict[str, bytes]) -> ServedVersion:
@@ -74,8 +83,10 @@ def served_version(manifest: dict, files: dict[str, bytes]) -> ServedVersion:
         raise IntegrityError(f"version {manifest['version']} has bands this code does not serve: {bands['labels']}")
     scale = ScoreScale.from_dict(serving["score_scale"])
     explainer = Explainer(scorer, serving["explanation"])
+    ranges = {field: training_range(serving, field) for field in ACTIONABLE_FIELDS}
+    recourse = RecourseSearch(scorer, edges, scale, ranges)
     manifest_sha256 = sha256_hex(files[MANIFEST_FILE])
-    return ServedVersion(manifest["version"], manifest, manifest_sha256, scorer, edges, scale, explainer)
+    return ServedVersion(manifest["version"], manifest, manifest_sha256, scorer, edges, scale, explainer, recourse)
 
 
 def read_version(fetch: Fetch, folder: str, pinned_manifest_sha256: str | None = None) -> ServedVersion:

@@ -10,8 +10,11 @@ from collections.abc import Iterable, Mapping
 import flask
 import msgspec
 
+from default_risk.contract.bands import BAND_LABELS
 from default_risk.contract.limits import ID_FIELD
 from default_risk.contract.reasons import GROUP_NAMES
+from default_risk.contract.recourse import RECOURSE_PARAMETER, sentence, target_band_index
+from default_risk.model.recourse import Suggestion
 from default_risk.model.store import ModelUnavailable
 from default_risk.protocols.validation import Problem
 from default_risk.service.decisions import Decisions
@@ -114,10 +117,12 @@ def predictions(decisions: Decisions, ids: list[str | None]) -> list[dict]:
     return answers
 
 
-def explained_predictions(decisions: Decisions, ids: list[str | None], *, full: bool) -> list[dict]:
+def explained_predictions(
+    decisions: Decisions, ids: list[str | None], *, full: bool, recourse_target: int | None = None
+) -> list[dict]:
     """One answer per record, in order: ``probability_of_default``, ``risk_band``, ``score``, ``reasons`` and, when
-    ``full`` (HTTP, where each decision's id can travel), ``decision_id``, every group's ``contributions`` and the
-    record's ``id``."""
+    ``full`` (HTTP, where each decision's id can travel), ``decision_id``, every group's ``contributions``, the
+    ``recourse`` when asked for (toward ``recourse_target``) and the record's ``id``."""
     scores, answers = decisions.scores, []
     labels, points = scores.band_labels, scores.points.tolist()
     for row, contributions in enumerate(decisions.explanation.contributions.tolist()):
@@ -130,7 +135,48 @@ def explained_predictions(decisions: Decisions, ids: list[str | None], *, full: 
         if full:
             answer = {"decision_id": decisions.decision_ids[row], **answer}
             answer["contributions"] = dict(zip(GROUP_NAMES, contributions, strict=True))
+            if decisions.recourse is not None and recourse_target is not None:
+                answer[RECOURSE_PARAMETER] = recourse_answer(decisions.recourse[row], BAND_LABELS[recourse_target])
             if ids[row] is not None:
                 answer[ID_FIELD] = ids[row]
         answers.append(answer)
     return answers
+
+
+def recourse_target(query: Mapping[str, str]) -> int | None:
+    """The target band the query asks recourse for (``?recourse=B05``, or ``true`` for the default), or None."""
+    value = query.get(RECOURSE_PARAMETER)
+    if value is None:
+        return None
+    try:
+        return target_band_index(value)
+    except ValueError as error:
+        raise ApiError(
+            "invalid_input",
+            f"query parameter {RECOURSE_PARAMETER}: {error}",
+            [Problem(None, RECOURSE_PARAMETER, str(error))],
+        ) from error
+
+
+def recourse_answer(suggestions: list[Suggestion] | None, target_band: str) -> dict:
+    """A record's recourse: ``not_needed`` (already at or below the target band), ``found`` with the suggestions
+    (single fields from the smallest change, then the best pair), or ``no_feasible_change``."""
+    if suggestions is None:
+        return {"target_band": target_band, "status": "not_needed", "suggestions": []}
+    return {
+        "target_band": target_band,
+        "status": "found" if suggestions else "no_feasible_change",
+        "suggestions": [
+            {
+                "changes": [{"field": c.field, "from": c.before, "to": c.after} for c in s.changes],
+                "probability_of_default": s.probability,
+                "risk_band": BAND_LABELS[s.band],
+                "score": s.points,
+                "monotone": s.monotone,
+                "sentence": sentence(
+                    [(c.field, c.before, c.after) for c in s.changes], BAND_LABELS[s.band], s.probability, s.points
+                ),
+            }
+            for s in suggestions
+        ],
+    }

@@ -3,7 +3,8 @@
 POST /              {"instances": [record, ...]}, {"inputs": {field: [...]}} or one bare record
                     → {"predictions": [...], "model_version"} (the bodies: ``decoding``)
 POST /              {"calls": [[arg, ...], ...], ...} from BigQuery (``bigquery``) → {"replies": [...]}
-POST /explain       the same record bodies → each prediction with its risk band, reasons and contributions
+POST /explain       the same record bodies → each prediction with its risk band, reasons and contributions;
+                    ?recourse=B05 (or true) adds the changes that would bring each record down to that band
 GET  / , /healthz   liveness and the loaded model's version (never loads the model)
 GET  /readyz        readiness: loads the model if needed → 200, or 503 with Retry-After
 GET  /openapi.json  the OpenAPI 3.1 document (its paths are this module's ``ROUTES``)
@@ -65,13 +66,14 @@ def predictions(request: flask.Request, log: RequestLog) -> flask.Response:
 
 
 def explanations(request: flask.Request, log: RequestLog) -> flask.Response:
+    recourse_target = answers.recourse_target(request.args)
     body = read_body(request)
     budget.check_explained_count(body)
     with admitted(len(body)):
-        return _explanations(request, body, log)
+        return _explanations(request, body, log, recourse_target)
 
 
-def _explanations(request: flask.Request, body: bytes, log: RequestLog) -> flask.Response:
+def _explanations(request: flask.Request, body: bytes, log: RequestLog, recourse_target: int | None) -> flask.Response:
     scoring = scoring_request(body, log)
     if scoring.bigquery:
         raise ApiError("invalid_input", "BigQuery calls go to / (the explaining routine sets mode explain)")
@@ -81,10 +83,13 @@ def _explanations(request: flask.Request, body: bytes, log: RequestLog) -> flask
             f"{scoring.count} instances; at most {MAX_EXPLAIN_INSTANCES} are explained per request (POST / scores "
             f"up to {MAX_INSTANCES:,})",
         )
-    decisions = _decided(scoring, Origin("explain", log.request_id, caller(request)), log, explain=True)
+    origin = Origin("explain", log.request_id, caller(request))
+    decisions = _decided(scoring, origin, log, explain=True, recourse_target=recourse_target)
     return json_response(
         {
-            "predictions": answers.explained_predictions(decisions, scoring.result.ids, full=True),
+            "predictions": answers.explained_predictions(
+                decisions, scoring.result.ids, full=True, recourse_target=recourse_target
+            ),
             "reference_probability": decisions.explanation.reference_probability,
             "model_version": decisions.scores.version,
         }
@@ -108,10 +113,12 @@ def _bigquery_replies(scoring: ScoringRequest, log: RequestLog) -> flask.Respons
     return json_response({"replies": answers.explained_predictions(decisions, scoring.result.ids, full=False)})
 
 
-def _decided(scoring: ScoringRequest, origin: Origin, log: RequestLog, explain: bool = False) -> Decisions:
+def _decided(
+    scoring: ScoringRequest, origin: Origin, log: RequestLog, explain: bool = False, recourse_target: int | None = None
+) -> Decisions:
     """The request's decisions, recorded; 503 when the model cannot be served or the records cannot be written."""
     try:
-        decisions = decide(scoring.result.features, scoring.result.ids, origin, explain)
+        decisions = decide(scoring.result.features, scoring.result.ids, origin, explain, recourse_target)
     except (ModelUnavailable, RecordsUnavailable) as error:
         raise answers.unavailable(error) from error
     log.scored(decisions.scores)

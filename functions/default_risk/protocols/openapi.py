@@ -9,6 +9,13 @@ from default_risk.contract.fields import FEATURE_NAMES, FEATURES, Feature
 from default_risk.contract.limits import ID_FIELD, MAX_BODY_BYTES, MAX_EXPLAIN_INSTANCES, MAX_ID_LENGTH, MAX_INSTANCES
 from default_risk.contract.points import SCALE
 from default_risk.contract.reasons import GROUP_NAMES, GROUPS, MAX_REASONS
+from default_risk.contract.recourse import (
+    ACTIONABLE_FIELDS,
+    DEFAULT_TARGET_BAND,
+    DEFAULT_VALUE,
+    LEVERS,
+    RECOURSE_PARAMETER,
+)
 from default_risk.protocols.answers import ERROR_STATUSES, EXPLAIN_PATH, JSON_MEDIA_TYPE
 from default_risk.protocols.bigquery import ARGUMENT_NAMES, BIGQUERY_KEYS, CALLS_KEY, OTHER_BODY_KEYS
 from default_risk.protocols.decoding import INPUTS_KEY, INSTANCES_KEY
@@ -295,12 +302,14 @@ def _explanation_schemas() -> dict:
     }
     return {
         "Reason": reason,
+        **_recourse_schemas(),
         "Explained": {
             "type": "object",
             "properties": {
                 "decision_id": _DECISION_ID,
                 **explained,
                 "contributions": contributions,
+                RECOURSE_PARAMETER: _ref("Recourse"),
                 ID_FIELD: {"type": "string"},
             },
             "required": ["decision_id", *explained, "contributions"],
@@ -323,6 +332,65 @@ def _explanation_schemas() -> dict:
             "type": "object",
             "properties": explained,
             "required": list(explained),
+            "additionalProperties": False,
+        },
+    }
+
+
+def _recourse_schemas() -> dict:
+    directions = "; ".join(
+        f"`{lever.field}` {' or '.join('up' if d > 0 else 'down' for d in lever.directions)}"
+        + (f" (at most `{lever.at_most_field}`)" if lever.at_most_field else "")
+        + (f" (at least {lever.at_least:g})" if lever.at_least is not None else "")
+        for lever in LEVERS
+    )
+    change = {
+        "type": "object",
+        "properties": {
+            "field": {"type": "string", "enum": list(ACTIONABLE_FIELDS)},
+            "from": {"type": "number", "description": "The record's value."},
+            "to": {"type": "number", "description": "The suggested value, in whole NT$."},
+        },
+        "required": ["field", "from", "to"],
+        "additionalProperties": False,
+    }
+    suggestion = {
+        "type": "object",
+        "properties": {
+            "changes": {"type": "array", "items": change, "minItems": 1, "maxItems": 2},
+            "probability_of_default": {**_PROBABILITY, "description": "The changed record scored by the same model."},
+            "risk_band": _RISK_BAND,
+            "score": _SCORE,
+            "monotone": {
+                "type": "boolean",
+                "description": "Whether the probability fell at every step of the search's grid before reaching the "
+                "target: when false, the model is not monotone along this change for this customer, and the value is "
+                "the smallest on the grid, exact between its two grid points.",
+            },
+            "sentence": {"type": "string", "description": "The suggestion in words, with its band, p and points."},
+        },
+        "required": ["changes", "probability_of_default", "risk_band", "score", "monotone", "sentence"],
+        "additionalProperties": False,
+    }
+    return {
+        "Suggestion": suggestion,
+        "Recourse": {
+            "type": "object",
+            "description": "The smallest changes of the actionable fields that bring the record down to the target "
+            f"band, each verified by scoring the changed record: {directions}; within the contract's range and "
+            "the training data's. Single fields first, from the smallest change, then the best pair (the smallest "
+            "total change). Nothing else ever changes: not the payment history, education or protected fields.",
+            "properties": {
+                "target_band": _RISK_BAND,
+                "status": {
+                    "type": "string",
+                    "enum": ["not_needed", "found", "no_feasible_change"],
+                    "description": "`not_needed`: the record is at or below the target band; `no_feasible_change`: "
+                    "no change within the ranges above reaches it.",
+                },
+                "suggestions": {"type": "array", "items": _ref("Suggestion")},
+            },
+            "required": ["target_band", "status", "suggestions"],
             "additionalProperties": False,
         },
     }
@@ -468,7 +536,19 @@ def _explain_operation() -> dict:
         "description": "The same bodies, validation and errors as `POST /`, at most "
         f"{MAX_EXPLAIN_INSTANCES} records. Each prediction adds its `reasons` (at most {MAX_REASONS}: the groups "
         "that raise the probability most, with a stable code and a sentence quoting the record's values) and "
-        "the exact Shapley `contributions` of every group against the version's reference record.",
+        "the exact Shapley `contributions` of every group against the version's reference record. With "
+        f"`?{RECOURSE_PARAMETER}=B05` (a target band; `{DEFAULT_VALUE}`: {DEFAULT_TARGET_BAND}) each prediction also "
+        "carries its `recourse`: what change of the payment, the balance or the credit limit would bring it there.",
+        "parameters": [
+            {
+                "name": RECOURSE_PARAMETER,
+                "in": "query",
+                "required": False,
+                "description": f"Ask for recourse toward this band: a band label, or `{DEFAULT_VALUE}` for "
+                f"{DEFAULT_TARGET_BAND}. Anything else: 400 `invalid_input`.",
+                "schema": {"type": "string", "enum": [DEFAULT_VALUE, *BAND_LABELS]},
+            }
+        ],
         "requestBody": {
             "required": True,
             "content": {

@@ -9,6 +9,7 @@ import numpy as np
 
 from default_risk.contract.fields import FEATURE_NAMES
 from default_risk.model.explainer import Explanation, reasons
+from default_risk.model.recourse import Suggestion
 from default_risk.model.version import ServedVersion
 from default_risk.service import records
 from default_risk.service.ids import day_of, new_ids
@@ -32,6 +33,8 @@ class Decisions:
     explanation: Explanation | None = None
     reasons: list[list[dict]] | None = None
     """Each record's principal reasons, when explained."""
+    recourse: list[list[Suggestion] | None] | None = None
+    """Each record's suggestions for reaching the target band (None for a record already there), when asked."""
 
 
 def assess(model: ServedVersion, features: np.ndarray, explain: bool) -> tuple[Scores, Explanation | None, list | None]:
@@ -48,13 +51,22 @@ def assess(model: ServedVersion, features: np.ndarray, explain: bool) -> tuple[S
     return scores, explanation, explained
 
 
-def decide(features: np.ndarray, ids: list[str | None], origin: Origin, explain: bool = False) -> Decisions:
-    """Score (and, when ``explain``, explain) validated records, and record every decision durably.
+def decide(
+    features: np.ndarray,
+    ids: list[str | None],
+    origin: Origin,
+    explain: bool = False,
+    recourse_target: int | None = None,
+) -> Decisions:
+    """Score (and, when ``explain``, explain) validated records, and record every decision durably. With a
+    ``recourse_target`` band, also the changes that would bring each record above it there, by the same version
+    (advice, not a decision: it is not recorded, and replaying the record's inputs gives it again).
 
     Raises ``store.ModelUnavailable`` when the model cannot be served and ``records.RecordsUnavailable`` when the
     records cannot be written: either way nothing may be answered."""
     model = served_model()
     scores, explanation, explained = assess(model, features, explain)
+    advice = None if recourse_target is None else model.recourse.suggest(features, scores.bands, recourse_target)
     decision_ids = new_ids(len(features))
     batch = records.Batch(
         decision_ids=decision_ids,
@@ -72,4 +84,4 @@ def decide(features: np.ndarray, ids: list[str | None], origin: Origin, explain:
         contributions=None if explanation is None else explanation.contributions,
     )
     records.recorder().write(records.encode(batch), day_of(decision_ids[0]).isoformat())
-    return Decisions(decision_ids, scores, explanation, explained)
+    return Decisions(decision_ids, scores, explanation, explained, advice)
