@@ -160,6 +160,13 @@ def test_unknown_path_gets_404_json(scoring_server):
     assert response.status == 404 and response.json["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize("prefix", ["/", "/docs/"])
+def test_a_long_unknown_path_is_never_echoed_whole(scoring_server, prefix):
+    response = request(scoring_server.url + prefix + "a" * 100_000)
+    assert response.status == 404 and response.json["error"]["code"] == "not_found"
+    assert len(response.body) < 1_000, len(response.body)
+
+
 def test_errors_are_logged_with_their_outcome(scoring_server):
     before = len(request_logs(scoring_server.output()))
     post_json(scoring_server.url, {"instances": [without("PAY_0"), GOOD]})

@@ -18,6 +18,7 @@ from pathlib import Path
 import flask
 
 from default_risk.protocols.answers import ApiError
+from default_risk.protocols.validation import shown_name
 
 DOCS_PATH = "/docs"
 SPEC_FILE = "openapi.json"
@@ -93,7 +94,7 @@ def respond(request: flask.Request) -> flask.Response:
         return _revalidated(request, _INIT_JS.encode(), "text/javascript; charset=utf-8")
     vendor, _, file_name = name.partition("/")
     if vendor != _vendor_dir().name or file_name not in _VENDOR_FILES:
-        raise ApiError("not_found", f"no such page asset: {request.path}; the page is at {DOCS_PATH}")
+        raise ApiError("not_found", f"no such page asset: {shown_name(request.path)}; the page is at {DOCS_PATH}")
     content_type = _VENDOR_FILES[file_name]
     response = flask.Response(_vendor_file(file_name), content_type=content_type)
     if content_type.startswith("text/"):
