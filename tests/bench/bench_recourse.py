@@ -3,7 +3,7 @@
 On the promoted version's own test split: for every test record above the target band, one record at a time, in
 process, the time of its explanation alone and of its explanation with recourse (p50 and p90; target: p50 of an
 explained record with recourse ≤ 2 ms), then a whole ``POST /explain?recourse=...`` of one record through the
-function's entry point (decision recorded to a local folder). Then what the search found: the share of records
+function's handler (decision recorded to a local folder). Then what the search found: the share of records
 with a feasible change, per lever, and the share of suggestions along which the model is monotone.
 """
 
@@ -91,8 +91,7 @@ def whole_request(folder: Path, above: np.ndarray, target_label: str) -> str:
             "PREP_URL": str(folder / "prep.joblib"),
             "DECISION_RECORDS_URL": scratch,
         }
-        sys.path.insert(0, str(ROOT / "functions"))
-        import main as entry
+        from default_risk.protocols.http import handle  # what main.predict calls
 
         app, seconds = flask.Flask("bench"), []
         kept_stdout = os.dup(1)
@@ -102,7 +101,7 @@ def whole_request(folder: Path, above: np.ndarray, target_label: str) -> str:
             with app.test_request_context(f"/explain?recourse={target_label}", method="POST", data=body,
                                           content_type="application/json"):  # fmt: skip
                 started = time.perf_counter()
-                response = entry.predict(flask.request)
+                response = handle(flask.request)
                 response.get_data()
                 seconds.append(time.perf_counter() - started)
                 assert response.status_code == 200, response.get_data()[:300]
