@@ -161,3 +161,14 @@ def test_training_time_is_stated_in_the_training_guide_alone() -> None:
         if path.name != "training.md" and stated.search(path.read_text())
     ]
     assert not elsewhere, f"training time quoted outside docs/training.md: {elsewhere}"
+
+
+def test_the_retraining_guide_names_the_metric_training_logs_for_the_served_candidate() -> None:
+    from training.tracking import metric_name
+
+    version = (ROOT / "models" / "PROMOTED").read_text().strip()
+    model = json.loads((ROOT / "models" / version / "manifest.json").read_text())["model"]
+    key = f"{model['feature_set']}.{model['preprocessing']}.{'x'.join(map(str, model['hidden']))}.{model['target']}"
+    assert key in model["candidates"], "the manifest's candidates are keyed as training logs them"
+    guide = (ROOT / "docs" / "user_guides" / "retraining.md").read_text()
+    assert f"`select.{metric_name(key)}.val_roc_auc`" in guide
