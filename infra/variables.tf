@@ -95,13 +95,13 @@ variable "function_max_instances" {
 }
 
 variable "function_timeout_seconds" {
-  description = "Request timeout of the function in seconds."
+  description = "Request timeout of the function in seconds. The deploy gives each request 10 s less as its time budget (REQUEST_BUDGET_SECONDS): past it, a request is answered 503 before anything is decided or recorded."
   type        = number
   default     = 60
 
   validation {
-    condition     = var.function_timeout_seconds >= 1 && var.function_timeout_seconds <= 3600 && floor(var.function_timeout_seconds) == var.function_timeout_seconds
-    error_message = "function_timeout_seconds must be a whole number from 1 to 3600 (the limit of HTTP functions, 2nd gen)."
+    condition     = var.function_timeout_seconds >= 20 && var.function_timeout_seconds <= 3600 && floor(var.function_timeout_seconds) == var.function_timeout_seconds
+    error_message = "function_timeout_seconds must be a whole number from 20 to 3600 (the limit of HTTP functions, 2nd gen; the function keeps 10 s of it to record and answer)."
   }
 }
 

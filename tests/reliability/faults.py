@@ -22,13 +22,15 @@ import numpy as np
 
 from default_risk.contract.artifacts import MANIFEST_FILE, MODEL_FILE, MODELS_PREFIX, PREP_FILE
 from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.contract.telemetry import OUTCOME_FIELD, STATUS_FIELD
 from default_risk.model.store import FETCH_TIMEOUT_ENV, RETRY_AFTER_ENV
 from default_risk.model.version import read_local_version
+from default_risk.protocols.request_budget import BUDGET_ENV
 from tests.reliability.faultproxy import FaultProxy
 from tests.reliability.hostile import SAMPLE_RECORD
 from tests.support.gcs import artifact_urls, publish, storage_client
-from tests.support.http import Response, log_lines, post_json
-from tests.support.local_cloud import Server, function_server
+from tests.support.http import Response, log_lines, post_json, request_logs
+from tests.support.local_cloud import RECORDS_FOLDER, Server, function_server
 
 FETCH_TIMEOUT = 3
 """The function's Cloud Storage timeout and retry deadline in these scenarios (its default is longer)."""
@@ -188,6 +190,28 @@ def storage_slow_per_object(bench: FaultBench) -> Row:
     )
 
 
+def load_past_the_budget(bench: FaultBench) -> Row:
+    """The model loads, but slower than the request's time budget: the request gets 503 ``deadline_exceeded``
+    before anything is decided or recorded; the next request, the model loaded, is answered."""
+    budget, delay = 0.5, 0.3 * FETCH_TIMEOUT  # three objects: at least 2.7 s of loading, well past 0.5 s
+    bench.proxy.set("slow", match=MODELS_PREFIX, delay=delay)
+    server = bench.start(**{BUDGET_ENV: str(budget)})
+    try:
+        answer, elapsed = score(server)
+        assert answer.status == UNAVAILABLE and answer.json["error"]["code"] == "deadline_exceeded", answer.body[:300]
+        assert "retry-after" in answer.headers
+        records = list((server.cwd / RECORDS_FOLDER).rglob("*"))
+        assert not [path for path in records if path.is_file()], f"a decision past its budget was recorded: {records}"
+        (line,) = [line for line in request_logs(server.output()) if line.get(STATUS_FIELD) == UNAVAILABLE]
+        broken = f"503 deadline_exceeded in {elapsed:.1f} s ({delay:.1f} s per object, budget {budget} s); no record"
+        log = f"request line: outcome {line[OUTCOME_FIELD]}, status {line[STATUS_FIELD]}"
+    finally:
+        bench.proxy.set("pass")
+    return Row(
+        "a model load slower than the request's budget", broken, log, assert_scores_with(server, bench.version_dir)
+    )
+
+
 def truncated_download(bench: FaultBench) -> Row:
     bench.proxy.set("truncate", match=MODEL_FILE, keep=0.5)
     server = bench.start()
@@ -251,6 +275,7 @@ SCENARIOS: tuple[Callable[[FaultBench], Row], ...] = (
     storage_down_at_cold_start,
     storage_slow,
     storage_slow_per_object,
+    load_past_the_budget,
     truncated_download,
     hash_mismatch,
     mixed_versions,

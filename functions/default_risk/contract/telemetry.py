@@ -49,7 +49,8 @@ OUTCOMES: tuple[str, ...] = (
 )
 """``ok`` is a 2xx; every other outcome is a failed request of the kind its name says (``records_unavailable``: the
 decisions could not be recorded, so none was answered; ``overloaded``: a large request waited too long for one of the
-few slots large requests share; ``internal_error``: a bug, answered 503)."""
+few slots large requests share, or a request used its time budget before it could be decided; ``internal_error``: a
+bug, answered 503)."""
 REQUEST_ID_FIELD = "request_id"
 """The request's id: the ``X-Request-Id`` answer header, and the ``request_id`` of its decision records."""
 

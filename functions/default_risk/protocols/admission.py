@@ -26,15 +26,17 @@ _slots = threading.BoundedSemaphore(HEAVY_SLOTS)
 
 
 @contextmanager
-def admitted(body_bytes: int) -> Iterator[None]:
-    """Run the block at once for a small body; for a heavy one, once it holds a slot (503 after ``WAIT_SECONDS``)."""
+def admitted(body_bytes: int, wait_seconds: float = WAIT_SECONDS) -> Iterator[None]:
+    """Run the block at once for a small body; for a heavy one, once it holds a slot (503 after ``wait_seconds``,
+    at most ``WAIT_SECONDS``: the caller passes what is left of the request's budget)."""
     if body_bytes <= HEAVY_BYTES:
         yield
         return
-    if not _slots.acquire(timeout=WAIT_SECONDS):
+    waited = max(0.0, min(WAIT_SECONDS, wait_seconds))
+    if not _slots.acquire(timeout=waited):
         raise ApiError(
             "overloaded",
-            f"{HEAVY_SLOTS} large requests are being answered and this one waited {WAIT_SECONDS:g} s for its turn; "
+            f"{HEAVY_SLOTS} large requests are being answered and this one waited {waited:g} s for its turn; "
             "retry later",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )

@@ -40,10 +40,19 @@ ERROR_STATUSES: dict[str, int] = {
     "model_unavailable": 503,
     "records_unavailable": 503,
     "overloaded": 503,
+    "deadline_exceeded": 503,
     "internal_error": 503,
 }
 """Every error code the API answers with, and its HTTP status."""
 
+_OUTCOME_OF_CODE = {
+    "internal_error": "internal_error",
+    "records_unavailable": "records_unavailable",
+    "overloaded": "overloaded",
+    "deadline_exceeded": "overloaded",
+}
+"""The 503s that are not the model's unavailability: their own outcome (a request out of time is a capacity
+problem, as one that waited too long for a slot)."""
 _OUTCOME_OF_STATUS = {
     400: "invalid_input",
     404: "unsupported",
@@ -69,9 +78,7 @@ class ApiError(Exception):
     @property
     def outcome(self) -> str:
         """The request log's outcome for this error."""
-        if self.code in ("internal_error", "records_unavailable", "overloaded"):
-            return self.code
-        return _OUTCOME_OF_STATUS[self.status]
+        return _OUTCOME_OF_CODE.get(self.code) or _OUTCOME_OF_STATUS[self.status]
 
     def response(self) -> flask.Response:
         details = [{"instance": p.instance, "field": p.field, "problem": p.problem} for p in self.details]

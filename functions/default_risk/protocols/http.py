@@ -27,7 +27,7 @@ from default_risk.contract import telemetry
 from default_risk.contract.limits import MAX_BODY_BYTES, MAX_EXPLAIN_INSTANCES, MAX_INSTANCES
 from default_risk.model import store
 from default_risk.model.store import ModelUnavailable
-from default_risk.protocols import answers, bigquery, budget, docs_page
+from default_risk.protocols import answers, bigquery, budget, docs_page, request_budget
 from default_risk.protocols.admission import admitted
 from default_risk.protocols.answers import EXPLAIN_PATH, JSON_MEDIA_TYPE, ApiError, json_response
 from default_risk.protocols.body_deadline import connection_of, watchdog
@@ -36,6 +36,7 @@ from default_risk.protocols.request_log import RequestLog, write_line
 from default_risk.protocols.validation import shown_name
 from default_risk.service.decisions import Decisions, Origin, decide
 from default_risk.service.records import RecordsUnavailable
+from default_risk.service.scoring import served_model
 
 logger = telemetry.logger()
 
@@ -52,7 +53,7 @@ MAX_EMAIL_LENGTH = 320
 
 def predictions(request: flask.Request, log: RequestLog) -> flask.Response:
     body = read_body(request)
-    with admitted(len(body)):
+    with admitted(len(body), request_budget.remaining(log.started)):
         scoring = scoring_request(body, log)
         if scoring.bigquery:  # a BigQuery remote-function call: same validation, same decisions
             return _bigquery_replies(scoring, log)
@@ -69,7 +70,7 @@ def explanations(request: flask.Request, log: RequestLog) -> flask.Response:
     recourse_target = answers.recourse_target(request.args)
     body = read_body(request)
     budget.check_explained_count(body)
-    with admitted(len(body)):
+    with admitted(len(body), request_budget.remaining(log.started)):
         return _explanations(request, body, log, recourse_target)
 
 
@@ -116,8 +117,12 @@ def _bigquery_replies(scoring: ScoringRequest, log: RequestLog) -> flask.Respons
 def _decided(
     scoring: ScoringRequest, origin: Origin, log: RequestLog, explain: bool = False, recourse_target: int | None = None
 ) -> Decisions:
-    """The request's decisions, recorded; 503 when the model cannot be served or the records cannot be written."""
+    """The request's decisions, recorded; 503 when the model cannot be served, the records cannot be written, or
+    the request used its time budget before anything was decided (the model is loaded first, then the budget is
+    checked)."""
     try:
+        served_model()
+        request_budget.check(log.started)
         decisions = decide(scoring.result.features, scoring.result.ids, origin, explain, recourse_target)
     except (ModelUnavailable, RecordsUnavailable) as error:
         raise answers.unavailable(error) from error

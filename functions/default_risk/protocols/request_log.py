@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 
 import flask
@@ -40,6 +41,8 @@ class RequestLog:
     """What the request's log line reports besides latency and outcome; the routes fill it in."""
 
     request_id: str = field(default_factory=new_id)
+    started: float = field(default_factory=time.monotonic)
+    """When the request began (``time.monotonic``): its time budget counts from here (``request_budget``)."""
     instance_count: int = 0
     model_version: str | None = None
     mean_probability: float | None = None
