@@ -21,7 +21,8 @@ from default_risk.contract.fields import FEATURES, FEATURES_BY_NAME
 from default_risk.contract.model_inputs import DERIVED_FEATURES
 from default_risk.contract.points import PROBABILITY_FLOOR, ScoreScale
 from default_risk.contract.reasons import GROUPS, MAX_REASONS
-from default_risk.contract.recourse import DEFAULT_TARGET_BAND, LEVERS, RAISE
+from default_risk.contract.recourse import ACTIONABLE_FIELDS, DEFAULT_TARGET_BAND, LEVERS, RAISE
+from default_risk.model.recourse import lever_ranges
 from default_risk.model.version import training_range
 from training.config import AIR_LIMIT, BASELINE, BASELINE_MARGIN, GREEN_FROM, MIN_GROUP_ROWS, QUALITY_GATE, RED_BELOW
 
@@ -326,14 +327,13 @@ def _bands_and_reasons(manifest: dict) -> list[str]:
 def _recourse(manifest: dict) -> list[str]:
     serving = manifest["serving"]
     band = next(b for b in serving["bands"]["table"] if b["band"] == DEFAULT_TARGET_BAND)
+    ranges = lever_ranges({field: training_range(serving, field) for field in ACTIONABLE_FIELDS})
     rows = []
-    for lever in LEVERS:
-        feature, (low, high) = FEATURES_BY_NAME[lever.field], training_range(serving, lever.field)
+    for lever, (low, high) in zip(LEVERS, ranges, strict=True):
         way = " or ".join("up" if direction == RAISE else "down" for direction in lever.directions)
         own = f"at most `{lever.at_most_field}`" if lever.at_most_field else ""
         own = own or (f"at least {lever.at_least:,.0f}" if lever.at_least is not None else "")
-        rows.append([f"`{lever.field}`", way, f"{max(feature.minimum, low):,.0f} to {min(feature.maximum, high):,.0f}",
-                     own or "-"])  # fmt: skip
+        rows.append([f"`{lever.field}`", way, f"{low:,.0f} to {high:,.0f}", own or "-"])
     return [
         "## Recourse (`POST /explain?recourse=...`)",
         "",

@@ -11,34 +11,14 @@ import json
 import numpy as np
 import pytest
 
-from default_risk.contract.artifacts import MANIFEST_FILE, MODELS_PREFIX, declared_version
+from default_risk.contract.artifacts import MANIFEST_FILE, MODELS_PREFIX
 from default_risk.contract.fields import FEATURE_NAMES, PROTECTED_FIELDS
-from default_risk.model.version import ServedVersion, read_local_version
 from tests.support.local_cloud import ROOT
-from training.data import load_dataset
 from training.export import protected_variants
 from training.model_card import model_card
-from training.split import split_dataset
 
 MODELS_DIR = ROOT / MODELS_PREFIX
 COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
-
-
-@pytest.fixture(scope="module")
-def promoted() -> ServedVersion:
-    return read_local_version(MODELS_DIR / declared_version(MODELS_DIR))
-
-
-@pytest.fixture(scope="module")
-def test_rows(promoted, shared_data) -> np.ndarray:
-    """The promoted version's own test set, split as its manifest records."""
-    split = promoted.manifest["split"]
-    features, target = load_dataset(str(shared_data))
-    rows = split_dataset(
-        features, target, seed=split["seed"], test_size=split["test_size"], val_size=split["val_size_of_train"]
-    )
-    assert len(rows.x_test) == split["rows"]["test"]
-    return rows.x_test
 
 
 def test_protected_fields_change_no_score_by_a_single_bit(promoted, test_rows):

@@ -19,14 +19,13 @@ from default_risk.contract.points import SCALE, ScoreScale
 from default_risk.contract.recourse import ACTIONABLE_FIELDS, DEFAULT_TARGET_BAND, LEVERS, RAISE
 from default_risk.model.recourse import Suggestion
 from default_risk.model.version import training_range
-from tests.model.test_behaviour import promoted, test_rows  # noqa: F401 (fixtures)
 
 COLUMN = {name: i for i, name in enumerate(FEATURE_NAMES)}
 TARGETS = (BAND_LABELS.index(DEFAULT_TARGET_BAND), BAND_LABELS.index("B07"))
 
 
 @pytest.fixture(scope="module")
-def searched(promoted, test_rows) -> dict[int, tuple[np.ndarray, list[list[Suggestion] | None]]]:  # noqa: F811
+def searched(promoted, test_rows) -> dict[int, tuple[np.ndarray, list[list[Suggestion] | None]]]:
     """Per target band: 400 test records drawn at random, and their suggestions."""
     rows = test_rows[np.random.default_rng(29).choice(len(test_rows), 400, replace=False)]
     found = {}
@@ -50,7 +49,7 @@ def suggestions(searched, target: int):
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: BAND_LABELS[t])
-def test_every_suggestion_reaches_the_target_when_scored_again(promoted, searched, target):  # noqa: F811
+def test_every_suggestion_reaches_the_target_when_scored_again(promoted, searched, target):
     found = suggestions(searched, target)
     assert len(found) >= 50, f"only {len(found)} suggestions toward {BAND_LABELS[target]}"
     rows = np.stack([changed(row, s) for row, s in found])
@@ -62,7 +61,7 @@ def test_every_suggestion_reaches_the_target_when_scored_again(promoted, searche
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: BAND_LABELS[t])
-def test_only_actionable_fields_change_in_their_directions_within_their_bounds(promoted, searched, target):  # noqa: F811
+def test_only_actionable_fields_change_in_their_directions_within_their_bounds(promoted, searched, target):
     directions = {lever.field: lever for lever in LEVERS}
     for row, suggestion in suggestions(searched, target):
         fields = [change.field for change in suggestion.changes]
@@ -81,7 +80,7 @@ def test_only_actionable_fields_change_in_their_directions_within_their_bounds(p
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: BAND_LABELS[t])
-def test_a_change_ten_percent_smaller_does_not_reach_the_target(promoted, searched, target):  # noqa: F811
+def test_a_change_ten_percent_smaller_does_not_reach_the_target(promoted, searched, target):
     found = [(row, s) for row, s in suggestions(searched, target) if s.monotone]
     assert len(found) >= 20, "too few suggestions along which the model is monotone to test"
     smaller = promoted.scorer.probabilities(np.stack([changed(row, s, shrink=0.9) for row, s in found]))
@@ -89,14 +88,14 @@ def test_a_change_ten_percent_smaller_does_not_reach_the_target(promoted, search
     assert not reached.any(), [s for (_, s), hit in zip(found, reached, strict=True) if hit][:3]
 
 
-def test_records_at_or_below_the_target_need_none_and_the_others_get_an_answer(promoted, searched):  # noqa: F811
+def test_records_at_or_below_the_target_need_none_and_the_others_get_an_answer(promoted, searched):
     rows, found = searched[TARGETS[0]]
     bands = band_indices(promoted.scorer.probabilities(rows), promoted.score_edges)
     assert all((options is None) == (band <= TARGETS[0]) for band, options in zip(bands, found, strict=True))
     assert any(options == [] for options in found), "some records have no feasible change: a valid answer"
 
 
-def test_points_are_the_scales_formula_and_fall_as_the_probability_rises(promoted):  # noqa: F811
+def test_points_are_the_scales_formula_and_fall_as_the_probability_rises(promoted):
     p = np.linspace(0.001, 0.999, 999)
     scale: ScoreScale = promoted.scale
     assert scale == SCALE

@@ -26,7 +26,7 @@ import numpy as np
 from default_risk.contract.bands import band_indices
 from default_risk.contract.fields import FEATURE_NAMES, FEATURES_BY_NAME
 from default_risk.contract.points import ScoreScale
-from default_risk.contract.recourse import LEVERS
+from default_risk.contract.recourse import ACTIONABLE_FIELDS, LEVERS
 from default_risk.model.scorer import Network, Scorer
 
 GRID_STEPS = 24
@@ -65,6 +65,16 @@ class _Path:
     vector: np.ndarray
 
 
+def lever_ranges(training_range: dict[str, tuple[float, float]]) -> list[tuple[float, float]]:
+    """Per lever, the lowest and highest value a suggestion may take: the contract's range within the training
+    data's (``training_range``: field -> its lowest and highest training value)."""
+    ranges = []
+    for lever in LEVERS:
+        feature, (low, high) = FEATURES_BY_NAME[lever.field], training_range[lever.field]
+        ranges.append((max(feature.minimum, low), min(feature.maximum, high)))
+    return ranges
+
+
 def _size(suggestion: Suggestion) -> float:
     return sum(abs(change.after - change.before) for change in suggestion.changes)
 
@@ -72,7 +82,10 @@ def _size(suggestion: Suggestion) -> float:
 def _ordered(suggestions: list[Suggestion]) -> list[Suggestion]:
     """Single fields from the smallest change, then the pair, unless one of its fields alone asks no more."""
     singles = sorted((s for s in suggestions if len(s.changes) == 1), key=_size)
-    alone = {s.changes[0].field: _size(s) for s in reversed(singles)}
+    alone = {
+        field: min((_size(s) for s in singles if s.changes[0].field == field), default=np.inf)
+        for field in ACTIONABLE_FIELDS
+    }
     pairs = [
         s for s in suggestions if len(s.changes) == 2 and all(_size(s) < alone.get(c.field, np.inf) for c in s.changes)
     ]
@@ -98,11 +111,7 @@ class RecourseSearch:
         self._scorer, self._edges, self._scale = scorer, score_edges, scale
         self._network = Network(scorer.model_bytes, scorer.preprocessor.width)
         self._columns = [FEATURE_NAMES.index(lever.field) for lever in LEVERS]
-        bounds = []
-        for lever in LEVERS:
-            feature, (low, high) = FEATURES_BY_NAME[lever.field], training_range[lever.field]
-            bounds.append((max(feature.minimum, low), min(feature.maximum, high)))
-        self.bounds = np.array(bounds)
+        self.bounds = np.array(lever_ranges(training_range))
         """levers x (lowest, highest) value a suggestion may take."""
 
     def suggest(self, features: np.ndarray, bands: np.ndarray, target: int) -> list[list[Suggestion] | None]:
