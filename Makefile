@@ -172,8 +172,9 @@ infra-check: $(STAMP) $(CHECKOV_STAMP)  ## Terraform offline checks: tfcheck (pr
 bench: $(STAMP)  ## scoring benchmark table (LiteRT path vs the TensorFlow reference)
 	$(PY) -m tests.bench.bench_scoring
 
-reliability: $(STAMP)  ## generated + hostile input, fault matrix, load on loopback: one table (~17 min on 2 cores)
+reliability: $(STAMP)  ## generated + hostile input, fault matrix, load; then the audit's findings beside c16feec (~25 min)
 	$(PY) -m tests.reliability.report
+	$(PY) -m tests.reliability.versus
 
 clean:  ## remove generated files (keeps .venv)
 	rm -rf mlruns mlflow.db .cache .pytest_cache .ruff_cache reports

@@ -6,7 +6,10 @@ Everything else lives in the ``default_risk`` package beside this file: ``defaul
 import flask
 import functions_framework
 
+from default_risk.protocols.admission import share_the_interpreter
 from default_risk.protocols.http import handle
+
+share_the_interpreter()
 
 
 @functions_framework.http

@@ -4,8 +4,8 @@
 # through the same function (its user_defined_context says mode explain).
 #
 # The function is deployed by gcloud in CI after `terraform apply`, so nothing here may need it to
-# exist: the routine points at the function's fixed URL, and the deploy binds the connection's service account
-# as invoker of that one service (see the end of this file).
+# exist: the routine points at the function's fixed URL, and the connection's service account is invoker of
+# that one service (infra/invokers.tf, declared once the service exists).
 
 # The routine's arguments, in order, are local.default_risk_arguments: the contract's FEATURE_NAMES in lower case,
 # generated into contract.tf.json. BigQuery passes each row's arguments in this order.
@@ -94,5 +94,4 @@ resource "google_bigquery_routine" "remote" {
 
 # BigQuery calls the function with an identity token of the connection's Google-managed service account
 # (output bigquery_connection_service_account). Its roles/run.invoker is bound on the function's Cloud Run service
-# alone, by the deploy workflow right after each deploy (the service exists only once CI has deployed it, after
-# this apply), never on the project.
+# alone (infra/invokers.tf), never on the project.

@@ -72,23 +72,25 @@ resource "google_project_iam_member" "deployer_deploys_functions" {
   member  = google_service_account.deployer.member
 }
 
-# The Cloud Run service under the function: who may invoke it (--[no-]allow-unauthenticated, and the service-level
-# invoker bindings the deploy adds for BigQuery's connection and for its own smoke test), its traffic split and tags
-# (the canary), its revisions, and the request metrics the canary is judged on. Cloud Run does not support resource
+# The Cloud Run service under the function: its traffic split and tags (the canary), its revisions, invoking it (the
+# smoke test of each new revision), and the request metrics the canary is judged on. Not its IAM: who may invoke it
+# is declared in infra/invokers.tf and applied by a person, so the deployer can neither open the function nor add an
+# invoker (getIamPolicy is read-only, for the plan's refresh of that binding). Cloud Run does not support resource
 # attributes in IAM Conditions and the service does not exist before the first deploy, so this is a project-level
-# custom role: the narrowest alternative to roles/run.admin (which could also delete any service) and
-# roles/monitoring.viewer (which could also read every dashboard and alert).
+# custom role: the narrowest alternative to roles/run.admin (which could also delete any service and set its IAM)
+# and roles/monitoring.viewer (which could also read every dashboard and alert). Invoking any service of the
+# project adds nothing to what updating any service already allows.
 resource "google_project_iam_custom_role" "release" {
   role_id     = "${replace(var.name_prefix, "-", "_")}_release"
   title       = "${var.name_prefix} release"
-  description = "Deploy-time access to Cloud Run services: invoker bindings, traffic and tags, revisions, request metrics."
+  description = "Deploy-time access to Cloud Run services: traffic and tags, revisions, invoking, request metrics; not their IAM."
   permissions = [
     "monitoring.timeSeries.list",
     "run.revisions.get",
     "run.revisions.list",
+    "run.routes.invoke",
     "run.services.get",
     "run.services.getIamPolicy",
-    "run.services.setIamPolicy",
     "run.services.update",
   ]
 

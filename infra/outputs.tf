@@ -90,11 +90,6 @@ output "function_timeout_seconds" {
   value       = var.function_timeout_seconds
 }
 
-output "allow_unauthenticated" {
-  description = "Whether the deploy makes the function public (`--allow-unauthenticated`); false means `--no-allow-unauthenticated`."
-  value       = var.allow_unauthenticated
-}
-
 output "dashboard_url" {
   description = "Link to the service's Cloud Monitoring dashboard."
   value       = "https://console.cloud.google.com/monitoring/dashboards/builder/${reverse(split("/", google_monitoring_dashboard.service.id))[0]}?project=${var.project_id}"
@@ -113,7 +108,7 @@ output "bigquery_reasons_routine" {
 }
 
 output "bigquery_connection_service_account" {
-  description = "E-mail of the Google-managed service account BigQuery calls the function as (the deploy makes it invoker of the function's service)."
+  description = "E-mail of the Google-managed service account BigQuery calls the function as (invoker of the function's service: infra/invokers.tf)."
   value       = google_bigquery_connection.function.cloud_resource[0].service_account_id
 }
 

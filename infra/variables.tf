@@ -111,6 +111,12 @@ variable "allow_unauthenticated" {
   default     = false
 }
 
+variable "function_deployed" {
+  description = "Whether the function's Cloud Run service exists (after its first deploy): its invoker binding (infra/invokers.tf) is declared only then. False for the bootstrap apply before the first deploy."
+  type        = bool
+  default     = true
+}
+
 variable "github_repository" {
   description = "GitHub repository, as \"owner/name\", whose workflows may deploy through Workload Identity Federation."
   type        = string

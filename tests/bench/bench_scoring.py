@@ -34,12 +34,17 @@ from default_risk.contract.artifacts import (
     KERAS_FILE,
     MANIFEST_FILE,
     MODEL_FILE,
-    MODELS_PREFIX,
-    PREP_FILE,
-    declared_version,
 )
 from default_risk.contract.fields import FEATURE_NAMES
 from default_risk.service.records import RECORDS_URL_ENV
+from tests.support.baseline import (
+    BASELINE_COMMIT,
+    BASELINE_VERSION,
+    baseline_server,
+    baseline_tree,
+    model_urls,
+    promoted_version_dir,
+)
 from tests.support.gcs import BUCKET, publish
 from tests.support.http import post_json
 from tests.support.local_cloud import (
@@ -58,9 +63,6 @@ from tests.support.tiny_model import load_rows
 if TYPE_CHECKING:
     pass
 
-BASELINE_COMMIT = "c16feec"
-"""The last commit before the layers, decision records and points (its model: ``BASELINE_VERSION``)."""
-BASELINE_VERSION = "vc533fb9fe0dc8c5f7644e46230f00089"
 ROUNDS = 3
 SERVING_VENV = ROOT / ".cache" / "bench" / "serving-venv"
 BASELINE_VENV = ROOT / ".cache" / "bench" / "baseline-venv"
@@ -97,11 +99,6 @@ def min_cpu_ms(call: Callable[[], object], runs: int = 30) -> float:
     return min(timings(call, runs, time.thread_time)) * 1e3
 
 
-def version_dir() -> Path:
-    """The promoted version (``models/PROMOTED``)."""
-    return ROOT / MODELS_PREFIX / declared_version(ROOT / MODELS_PREFIX)
-
-
 def bench_bodies(scratch: Path) -> dict[str, Path]:
     """The request bodies, written once: real rows of the data set as clients send them."""
     rows, _ = load_rows(10_000, seed=5)
@@ -135,20 +132,6 @@ THOUSAND, EXPLAIN_ONE, EXPLAIN_THOUSAND = "1,000 records", "1 record, /explain",
 RUNS = {ONE: 2000, INSTANCES: 20, COLUMNAR: 20, BIGQUERY: 20, THOUSAND: 50, EXPLAIN_ONE: 1000, EXPLAIN_THOUSAND: 10}
 EXPLAINED = (EXPLAIN_ONE, EXPLAIN_THOUSAND)
 SHAP_RECORDS = 1000
-
-
-def baseline_tree(scratch: Path) -> tuple[Path, Path]:
-    """(functions folder, model version folder) of ``BASELINE_COMMIT``, extracted from git."""
-    target = scratch / "baseline"
-    target.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "archive", BASELINE_COMMIT, "functions", f"{MODELS_PREFIX}/{BASELINE_VERSION}"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target / "functions", target / MODELS_PREFIX / BASELINE_VERSION
 
 
 def explain_rows(ours: list[dict], version: Path, bodies: dict[str, Path]) -> list[Row]:
@@ -188,7 +171,7 @@ def run_harness(functions_dir: Path, version: Path, spec: dict, scratch: Path) -
     spec_path = scratch / f"spec-{functions_dir.parent.name}.json"
     spec_path.write_text(json.dumps(spec))
     harness = Path(__file__).with_name("harness.py")
-    env = os.environ | {"MODEL_URL": str(version / MODEL_FILE), "PREP_URL": str(version / PREP_FILE)}
+    env = os.environ | model_urls(version)
     if spec.get("records"):
         env[RECORDS_URL_ENV] = spec["records"]
     done = subprocess.run(
@@ -345,14 +328,7 @@ def over_http(emulator: Server, urls: dict[str, str], scratch: Path) -> list[Row
     singles, batch = [record(row) for row in rows[:400]], {"instances": records(rows)}
     old_functions, old_version = baseline_tree(scratch / "http-baseline")
     env = emulator_env(emulator) | urls
-    old_urls = {"MODEL_URL": str(old_version / MODEL_FILE), "PREP_URL": str(old_version / PREP_FILE)}
-    old_env = os.environ | PROCESS_ENV | {"THREADS": "8"} | emulator_env(emulator) | old_urls
-
-    def old_command(port: int) -> list[str]:
-        command = functions_framework(port)
-        return [arg if not arg.startswith("--source=") else f"--source={old_functions / 'main.py'}" for arg in command]
-
-    old = Server(old_command, old_env, scratch / "http-old", ready_path="/healthz")
+    old = baseline_server(old_functions, emulator_env(emulator) | model_urls(old_version), scratch / "http-old")
     figures = {}
     servers = {
         "this code, records to a local folder": function_server(env, scratch / "http-local"),
@@ -440,7 +416,7 @@ def cold_starts(emulator: Server, urls: dict[str, str], version: Path, scratch: 
         return [sys.executable, str(Path(__file__).with_name("reference_server.py")), str(port)]
 
     body = record(load_rows(1, seed=17)[0][0])
-    local = {"MODEL_URL": str(version / MODEL_FILE), "PREP_URL": str(version / PREP_FILE), "THREADS": "8"}
+    local = model_urls(version) | {"THREADS": "8"}
     ours, theirs, ours_local = [], [], []
     for run in range(COLD_STARTS):
         ours.append(
@@ -511,7 +487,7 @@ def print_table(rows: list[Row], versus: str) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch_name:
         scratch = Path(scratch_name)
-        version = version_dir()
+        version = promoted_version_dir()
         print(f"model {version.name}; machine: {machine()}", flush=True)
         requests, recorded = whole_requests(version, scratch)
         with storage_emulator(scratch / "gcs") as emulator:

@@ -14,7 +14,6 @@ import pytest
 from default_risk.contract.fields import FEATURE_NAMES
 from default_risk.contract.limits import MAX_EXPLAIN_INSTANCES, MAX_INSTANCES
 from default_risk.protocols import bigquery
-from tests.ci.workflows import DEPLOY_WORKFLOW, load, steps
 from tests.infra.terraform import literal, locals_, named_blocks, resources
 
 ROUTINES = {"default_risk": bigquery.SCORE_MODE, "default_risk_reasons": bigquery.EXPLAIN_MODE}
@@ -68,14 +67,14 @@ def test_max_batching_rows_cannot_exceed_what_the_function_accepts(name: str, li
 
 
 def test_connection_is_a_cloud_resource_connection_whose_account_may_invoke_the_one_service() -> None:
-    """The connection's account is invoker of the function's service (bound by the deploy), not of the project."""
+    """The connection's account is invoker of the function's service (infra/invokers.tf), not of the project."""
     (connection,) = resources("google_bigquery_connection").values()
     assert connection["cloud_resource"], "BigQuery remote functions need a CLOUD_RESOURCE connection"
     output = named_blocks("output")["bigquery_connection_service_account"]
     assert "google_bigquery_connection.function.cloud_resource[0].service_account_id" in output["value"]
     assert not [g for g in resources("google_project_iam_member").values() if "run.invoker" in g["role"]]
-    (binding,) = [s for s in steps(load(DEPLOY_WORKFLOW)) if "add-iam-policy-binding" in s.get("run", "")]
-    assert binding["env"]["BIGQUERY_SERVICE_ACCOUNT"] == "${{ steps.tf.outputs.bigquery_connection_service_account }}"
-    assert '"serviceAccount:$BIGQUERY_SERVICE_ACCOUNT"' in binding["run"]
-    assert 'gcloud run services add-iam-policy-binding "$FUNCTION_NAME"' in binding["run"]
-    assert "--role=roles/run.invoker" in binding["run"]
+    invokers = resources("google_cloud_run_v2_service_iam_binding")["function_invokers"]
+    assert literal(invokers["role"]) == "roles/run.invoker" and invokers["name"] == "${local.function_name}"
+    assert "serviceAccount:${google_bigquery_connection.function.cloud_resource[0].service_account_id}" in str(
+        invokers["members"]
+    )

@@ -132,7 +132,7 @@ def test_deploy_reads_only_terraform_outputs_that_exist() -> None:
 
 def test_deploy_flags_come_from_terraform_outputs() -> None:
     deploy = step(load(DEPLOY_WORKFLOW), "deploy")
-    line, flags = deploy_command()
+    _, flags = deploy_command()
     sources = {name: EXPRESSION.fullmatch(value).group(1) for name, value in deploy["env"].items()}
     expected = {
         "--project": "project_id",
@@ -149,9 +149,6 @@ def test_deploy_flags_come_from_terraform_outputs() -> None:
     for flag, output in expected.items():
         variable = re.fullmatch(r'"?\$\{?(\w+)\}?s?"?', flags[flag]).group(1)
         assert sources[variable] == f"steps.tf.outputs.{output}", f"{flag} is not the {output} output"
-    assert sources["ALLOW_UNAUTHENTICATED"] == "steps.tf.outputs.allow_unauthenticated"
-    assert '"$access"' in line
-    assert 'then access="--allow-unauthenticated"; else access="--no-allow-unauthenticated"' in deploy["run"]
     assert sources["MODEL_URL"] == "steps.publish.outputs.MODEL_URL"
     assert sources["PREP_URL"] == "steps.publish.outputs.PREP_URL"
 

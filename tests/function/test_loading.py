@@ -186,3 +186,32 @@ def test_misconfigured_urls_are_refused_with_a_clear_message(monkeypatch, env, s
         monkeypatch.setenv(key, value)
     with pytest.raises(ConfigurationError, match=says):
         artifact_urls()
+
+
+def test_a_local_artifact_that_is_not_a_regular_file_is_refused_at_once(monkeypatch, tmp_path, tiny_version_dir):
+    """A FIFO where the model should be would block its reader until something writes to it: never, here."""
+    import os
+    import shutil
+    import threading
+
+    version = tmp_path / MODELS_PREFIX / tiny_version_dir.name
+    shutil.copytree(tiny_version_dir, version)
+    (version / MODEL_FILE).unlink()
+    os.mkfifo(version / MODEL_FILE)
+    monkeypatch.setenv("MODEL_URL", str(version / MODEL_FILE))
+    monkeypatch.setenv("PREP_URL", str(version / PREP_FILE))
+    monkeypatch.setattr(model_store, "_model", None)
+    monkeypatch.setattr(model_store, "_failure", None)
+    outcome: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            model_store.get_model()
+        except ModelUnavailable as error:
+            outcome.append(error)
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    loader.join(timeout=60)  # only a hang reaches this bound; the refusal comes in milliseconds
+    assert not loader.is_alive(), "the load is blocked on the FIFO"
+    assert outcome and "is not a regular file" in str(outcome[0])

@@ -41,8 +41,8 @@ SELF_WIDENING = re.compile(
     r"implicitDelegation|getOpenIdToken)$|^iam\.serviceAccountKeys\.|^iam\.roles\.update$|^serviceusage\.services\.enable$"
     r"|^storage\.objects\.)"
 )
-ALLOWED_SET_IAM = {"run.services.setIamPolicy"}
-"""The one setIamPolicy a custom role holds: the invoker bindings of Cloud Run services (infra/README.md)."""
+FUNCTION_INVOKERS = "google_cloud_run_v2_service_iam_binding"
+"""The one authoritative binding: who may invoke the function's own service (infra/invokers.tf)."""
 
 
 def role_names(body: dict) -> set[str]:
@@ -70,14 +70,20 @@ def test_no_project_level_grant_is_off_the_allow_list() -> None:
 def test_nothing_rewrites_whole_policies_or_grants_the_project_another_way() -> None:
     declared = {kind.strip('"') for item in blocks().get("resource", []) for kind in item}
     forbidden = {kind for kind in declared if kind.endswith("_iam_policy") or kind.endswith("_iam_binding")}
-    assert not forbidden, f"authoritative IAM resources remove others' grants: {forbidden}"
+    assert forbidden - {FUNCTION_INVOKERS} == set(), f"authoritative IAM resources remove others' grants: {forbidden}"
+    [(name, invokers)] = resources(FUNCTION_INVOKERS).items()
+    assert (name, literal(invokers["role"]), invokers["name"]) == (
+        "function_invokers",
+        "roles/run.invoker",
+        "${local.function_name}",
+    ), "the authoritative binding is run.invoker on the function's own service, and nothing else"
     assert "google_project_iam_audit_config" not in declared
 
 
 @pytest.mark.parametrize("role", sorted(resources("google_project_iam_custom_role")))
 def test_custom_roles_cannot_widen_anyones_rights(role: str) -> None:
     permissions = {literal(p) for p in resources("google_project_iam_custom_role")[role]["permissions"]}
-    widening = {p for p in permissions if SELF_WIDENING.search(p) and p not in ALLOWED_SET_IAM}
+    widening = {p for p in permissions if SELF_WIDENING.search(p)}
     assert not widening, f"custom role {role} holds {widening}"
 
 
@@ -126,14 +132,31 @@ def test_only_the_deploy_workflow_of_this_repository_in_its_environment_gets_cre
 
 
 def test_the_release_role_holds_what_a_canary_release_does_and_no_more() -> None:
-    """canary.py: describe and update-traffic (tags too) of the service, revisions, and the request metrics."""
+    """canary.py: describe and update-traffic (tags too) of the service, revisions, and the request metrics; the
+    smoke test's call; reading (never setting) the service's IAM, for the plan's refresh of its invokers."""
     permissions = {literal(p) for p in resources("google_project_iam_custom_role")["release"]["permissions"]}
     assert permissions == {
         "run.services.get",
         "run.services.update",
         "run.services.getIamPolicy",
-        "run.services.setIamPolicy",
+        "run.routes.invoke",
         "run.revisions.get",
         "run.revisions.list",
         "monitoring.timeSeries.list",
     }
+
+
+def test_the_invokers_are_bigquerys_connection_and_everyone_only_when_the_function_is_public() -> None:
+    invokers = resources(FUNCTION_INVOKERS)["function_invokers"]
+    assert invokers["members"] == (
+        '${concat(["serviceAccount:${google_bigquery_connection.function.cloud_resource[0].service_account_id}"], '
+        'var.allow_unauthenticated ? ["allUsers"] : [])}'
+    )
+    assert invokers["count"] == "${var.function_deployed ? 1 : 0}", "declared only once the service exists"
+
+
+def test_the_deploy_never_changes_who_may_invoke_the_function() -> None:
+    """No access flag (gcloud would add or remove allUsers) and no binding: infra/invokers.tf alone decides."""
+    text = DEPLOY_WORKFLOW.read_text()
+    for change in ("allow-unauthenticated", "add-iam-policy-binding", "remove-iam-policy-binding", "set-iam-policy"):
+        assert change not in text, change

@@ -1,7 +1,8 @@
-"""Slow senders: a body that has not arrived by its deadline gets 408 ``body_timeout`` and frees its thread.
+"""Slow senders: a body that has not arrived by its deadline, or that trickles while the instance is full, gets 408
+``body_timeout`` and frees its thread.
 
-The senders stall or trickle for far longer than the deadline (their bodies would take minutes), so each answer
-below can only come from the deadline: the tests wait for answers, never for a time.
+The senders stall or trickle for far longer than any bound but the one under test (their bodies would take minutes),
+so each answer below can only come from that bound: the tests wait for answers, never for a time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from default_risk.protocols.body_deadline import TIMEOUT_ENV
+from default_risk.protocols.body_deadline import MIN_BYTES_PER_SECOND, SLOW_AFTER_SECONDS, TIMEOUT_ENV, too_slow
 from tests.conftest import StartFunction
 from tests.reliability.hostile import SAMPLE_RECORD
 from tests.support.http import log_lines, post_json
@@ -83,3 +84,35 @@ def test_slow_senders_on_every_thread_do_not_keep_a_probe_out(deadline_server: S
         statuses = [future.result()[0] for future in slow]
     assert probe.status == 200
     assert statuses == [408] * 8
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_full_instance_cuts_its_trickling_bodies_long_before_their_deadline(
+    start_function: StartFunction, chunked: bool
+) -> None:
+    """Two threads, both held by trickling senders, and a deadline of 10 minutes: only the rule for a full instance
+    can answer them, and a probe after them is answered."""
+    server = start_function(threads=2, **{TIMEOUT_ENV: "600"})
+    assert post_json(server.url + "/", SAMPLE_RECORD).status == 200
+    with ThreadPoolExecutor(2) as pool:
+        slow = [pool.submit(slow_post, server.url + "/", chunked, True) for _ in range(2)]
+        answers = [future.result() for future in slow]
+    assert [status for status, _ in answers] == [408, 408], answers
+    assert {answer["error"]["message"] for _, answer in answers} == {
+        f"the body arrived slower than {MIN_BYTES_PER_SECOND // 1024} KiB/s while every thread of the instance was busy"
+    }
+    assert post_json(server.url + "/", SAMPLE_RECORD, timeout=60).status == 200
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "received", "cut"),
+    [
+        (SLOW_AFTER_SECONDS, 0, False),  # not judged yet
+        (SLOW_AFTER_SECONDS * 2, 0, True),
+        (1.0, MIN_BYTES_PER_SECOND - 1, True),
+        (1.0, MIN_BYTES_PER_SECOND, False),
+        (10.0, 2_600_000, False),  # a 10,000-record batch over a 2 Mbit/s link
+    ],
+)
+def test_the_pace_a_full_instance_requires(elapsed: float, received: int, cut: bool) -> None:
+    assert too_slow(elapsed, received) is cut

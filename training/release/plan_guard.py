@@ -9,7 +9,7 @@ the apply with a permission error; this guard reads the plan (Terraform's JSON p
 with ``type``, ``address`` and ``change.actions``, and ``variables``) and refuses it first, naming each change a
 person must apply.
 
-It also refuses a plan whose ``allow_unauthenticated`` is true (the deploy would open the function to anyone)
+It also refuses a plan whose ``allow_unauthenticated`` is true (``allUsers`` would become an invoker of the function)
 unless the environment variable ``PUBLIC_FUNCTION_APPROVED_FOR`` names the plan's ``project_id``: a second,
 deliberate input, so that ``TF_VARS_JSON`` alone (or a stray tfvars file) cannot open the function. The deploy sets
 it from the variable of that name, to be set in the protected ``production`` environment, whose required reviewers
@@ -39,6 +39,7 @@ PERSON_ONLY = frozenset(
         "google_bigquery_connection_iam_member",
         "google_bigquery_dataset_iam_member",
         "google_bigquery_table_iam_member",
+        "google_cloud_run_v2_service_iam_binding",
         "google_storage_bucket_iam_member",
     }
 )

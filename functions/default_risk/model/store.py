@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import threading
 import time
 from pathlib import Path
@@ -193,7 +194,13 @@ def _load() -> ServedVersion:
 
 
 def _read_local(path: str) -> bytes:
-    return Path(path).read_bytes()
+    """A local artifact, which must be a regular file: a FIFO, socket or device could keep the load (and the lock)
+    waiting for good, so it is refused before any read (opened without blocking, then checked)."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as artifact:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ConfigurationError(f"{path} is not a regular file")
+        return artifact.read()
 
 
 _storage_client = None

@@ -1,11 +1,17 @@
-"""A deadline for receiving a request's body: a slow sender gets 408 and frees its thread.
+"""Bounds on receiving a request's body: a slow sender gets 408 and frees its thread.
 
 gunicorn reads a body with blocking ``recv`` calls and loops until it has what was asked, so a client that sends a
 byte every few seconds would hold one of the instance's threads for as long as it likes: a socket timeout bounds
-each ``recv``, not the body. One watchdog thread keeps the deadline of every request being answered and, when one
-passes, shuts the reading side of that connection. A pending ``recv`` then returns at once, the body ends short,
-and the request is answered 408 ``body_timeout`` on the writing side, which stays open. A request whose body has
-arrived is not affected by its deadline passing; its connection is simply not kept alive.
+each ``recv``, not the body. One watchdog thread watches every request being answered and shuts the reading side
+of a connection whose body is too late. A pending ``recv`` then returns at once, the body ends short, and the request
+is answered 408 ``body_timeout`` on the writing side, which stays open. Too late means:
+
+- past its deadline, ``BODY_READ_TIMEOUT_SECONDS`` after reading it began, always;
+- slower than ``MIN_BYTES_PER_SECOND`` once ``SLOW_AFTER_SECONDS`` of reading have passed, while every thread of the
+  instance is answering a request: a thread held by a trickle is then freed for one that can be answered.
+
+Only a body being read (or drained after an early answer) is cut: a request whose body has arrived, or that has not
+begun reading it (one waiting for an admission slot), is not.
 
 Without gunicorn's socket (the development server, in-process tests) there is nothing to watch.
 """
@@ -24,32 +30,47 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from default_risk.contract.settings import seconds_setting
+from default_risk.protocols.admission import server_threads
 
 TIMEOUT_ENV = "BODY_READ_TIMEOUT_SECONDS"
 DEFAULT_SECONDS = 10.0
 """An 8 MiB body must arrive at 0.8 MB/s or faster: far below any bank's link, far above a trickle."""
+MIN_BYTES_PER_SECOND = 64 * 1024
+"""While the instance is full, a body must arrive at least this fast (a whole record is one packet)."""
+SLOW_AFTER_SECONDS = 0.05
+"""How long a body may take before its pace is judged."""
 SOCKET_KEY = "gunicorn.socket"
 """Where gunicorn puts the connection's socket in the WSGI environment."""
 
 
+def too_slow(elapsed: float, received: int) -> bool:
+    """Whether a body that has sent ``received`` bytes in ``elapsed`` seconds is too slow for a full instance."""
+    return elapsed > SLOW_AFTER_SECONDS and received < MIN_BYTES_PER_SECOND * elapsed
+
+
 @dataclass(eq=False)
 class Watch:
-    """One request's deadline; ``expired`` once the watchdog has shut its reading side."""
+    """One request: when reading its body began, how much has arrived; ``cut`` says why its reading side was shut."""
 
     connection: socket.socket | None
-    expired: bool = False
+    read_from: float | None = None
+    received: int = 0
+    reading: bool = False
+    cut: str | None = None
     active: bool = field(default=True, repr=False)
 
 
 class Watchdog:
-    """The deadlines of the requests being answered, in a heap, and the one thread that enforces them."""
+    """The requests being answered, their deadlines in a heap, and the one thread that enforces both bounds."""
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    def __init__(self, seconds: float, threads: int) -> None:
+        self.seconds, self.threads = seconds, threads
         self._heap: list[tuple[float, int, Watch]] = []
+        self._answering: set[Watch] = set()
         self._order = itertools.count()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._current = threading.local()
 
     @contextmanager
     def watching(self, connection: socket.socket | None) -> Iterator[Watch]:
@@ -61,31 +82,70 @@ class Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="body-deadline", daemon=True)
                 self._thread.start()
-            heapq.heappush(self._heap, (time.monotonic() + self.seconds, next(self._order), watch))
-            if self._heap[0][2] is watch:
+            self._answering.add(watch)
+            if self._full():
                 self._changed.notify()
+        self._current.watch = watch
         try:
             yield watch
         finally:
+            self._current.watch = None
             with self._changed:
                 watch.active = False  # dropped from the heap when its deadline comes up
+                self._answering.discard(watch)
+
+    @contextmanager
+    def reading(self) -> Iterator[Watch]:
+        """The block reads this thread's request body and counts what arrived in the watch it is given; the deadline
+        starts with the first such block."""
+        watch = getattr(self._current, "watch", None)
+        if watch is None:
+            yield Watch(None)
+            return
+        with self._changed:
+            if watch.read_from is None:
+                watch.read_from = time.monotonic()
+                heapq.heappush(self._heap, (watch.read_from + self.seconds, next(self._order), watch))
+                self._changed.notify()
+            watch.reading = True
+        try:
+            yield watch
+        finally:
+            watch.reading = False
+
+    def why(self, watch: Watch) -> str:
+        if watch.cut == "slow":
+            return (
+                f"the body arrived slower than {MIN_BYTES_PER_SECOND // 1024} KiB/s while every thread of the "
+                "instance was busy"
+            )
+        return f"the body did not arrive within {self.seconds:g} s"
+
+    def _full(self) -> bool:
+        return len(self._answering) >= self.threads
 
     def _run(self) -> None:
         with self._changed:
             while True:
                 while self._heap and not self._heap[0][2].active:
                     heapq.heappop(self._heap)
-                if not self._heap:
-                    self._changed.wait()
-                    continue
-                deadline, _, watch = self._heap[0]
-                if deadline > time.monotonic():
-                    self._changed.wait(deadline - time.monotonic())
-                    continue
-                heapq.heappop(self._heap)
-                watch.expired = True
-                with contextlib.suppress(OSError):  # the caller may have gone already
-                    watch.connection.shutdown(socket.SHUT_RD)
+                now = time.monotonic()
+                if self._full():
+                    for watch in self._answering:
+                        if watch.reading and watch.cut is None and too_slow(now - watch.read_from, watch.received):
+                            self._cut(watch, "slow")
+                while self._heap and self._heap[0][0] <= now:
+                    _, _, watch = heapq.heappop(self._heap)
+                    if watch.active and watch.reading and watch.cut is None:
+                        self._cut(watch, "deadline")
+                waits = [self._heap[0][0] - now] if self._heap else []
+                self._changed.wait(min([*waits, SLOW_AFTER_SECONDS]) if self._full() else min(waits, default=None))
+
+    @staticmethod
+    def _cut(watch: Watch, reason: str) -> None:
+        watch.cut = reason
+        with contextlib.suppress(OSError):  # the caller may have gone already
+            watch.connection.shutdown(socket.SHUT_RD)
 
 
 def connection_of(wsgi_environment: Mapping[str, object]) -> socket.socket | None:
@@ -94,5 +154,5 @@ def connection_of(wsgi_environment: Mapping[str, object]) -> socket.socket | Non
     return connection if isinstance(connection, socket.socket) else None
 
 
-watchdog = Watchdog(seconds_setting(TIMEOUT_ENV, os.environ.get(TIMEOUT_ENV, ""), DEFAULT_SECONDS))
+watchdog = Watchdog(seconds_setting(TIMEOUT_ENV, os.environ.get(TIMEOUT_ENV, ""), DEFAULT_SECONDS), server_threads())
 """Anything but a number of seconds in ``BODY_READ_TIMEOUT_SECONDS`` stops the function starting, naming it."""

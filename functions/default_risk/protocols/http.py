@@ -16,7 +16,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO
 
 import flask
@@ -28,7 +29,7 @@ from default_risk.contract.limits import MAX_BODY_BYTES, MAX_EXPLAIN_INSTANCES, 
 from default_risk.model import store
 from default_risk.model.store import ModelUnavailable
 from default_risk.protocols import answers, bigquery, budget, docs_page, request_budget
-from default_risk.protocols.admission import admitted
+from default_risk.protocols.admission import HEAVY_BYTES, admitted
 from default_risk.protocols.answers import EXPLAIN_PATH, JSON_MEDIA_TYPE, ApiError, json_response
 from default_risk.protocols.body_deadline import connection_of, watchdog
 from default_risk.protocols.decoding import ScoringRequest, scoring_request
@@ -41,19 +42,19 @@ from default_risk.service.scoring import served_model
 logger = telemetry.logger()
 
 READ_PIECE_BYTES = 64 * 1024
+"""Bodies are read (and unread rests discarded) in pieces of this size, so memory stays bounded."""
 BODY_READ_ERRORS = (ParseException, OSError, ClientDisconnected)
 """What reading a body raises on the caller's bad framing: gunicorn's parse errors (a chunk size that is not
 hexadecimal, a chunk longer than its size), its IOErrors and werkzeug's ``ClientDisconnected`` (a body cut short,
-or cut by its deadline: ``body_deadline``)."""
-"""Bodies are read (and unread rests discarded) in pieces of this size, so memory stays bounded."""
+or cut by the watchdog: ``body_deadline``)."""
+MALFORMED_BODY = "the body ended before its length, or its framing is invalid"
 REQUEST_ID_HEADER = "X-Request-Id"
 MAX_TOKEN_PAYLOAD = 8192
 MAX_EMAIL_LENGTH = 320
 
 
 def predictions(request: flask.Request, log: RequestLog) -> flask.Response:
-    body = read_body(request)
-    with admitted(len(body), request_budget.remaining(log.started)):
+    with admitted_body(request, log) as body:
         scoring = scoring_request(body, log)
         if scoring.bigquery:  # a BigQuery remote-function call: same validation, same decisions
             return _bigquery_replies(scoring, log)
@@ -68,9 +69,8 @@ def predictions(request: flask.Request, log: RequestLog) -> flask.Response:
 
 def explanations(request: flask.Request, log: RequestLog) -> flask.Response:
     recourse_target = answers.recourse_target(request.args)
-    body = read_body(request)
-    budget.check_explained_count(body)
-    with admitted(len(body), request_budget.remaining(log.started)):
+    with admitted_body(request, log) as body:
+        budget.check_explained_count(body)
         return _explanations(request, body, log, recourse_target)
 
 
@@ -204,11 +204,12 @@ def _discard_unread_body(request: flask.Request) -> None:
     functions-framework reads the whole request before answering; left to it, an oversized body
     would be held in memory at once.
     """
-    try:
-        while request.stream.read(READ_PIECE_BYTES):
-            pass
-    except BODY_READ_ERRORS:
-        return  # a body whose framing is broken has nothing more to read; the server closes the connection
+    with watchdog.reading():  # a slow body is cut here too
+        try:
+            while request.stream.read(READ_PIECE_BYTES):
+                pass
+        except BODY_READ_ERRORS:
+            return  # a body whose framing is broken has nothing more to read; the server closes the connection
 
 
 def handle(request: flask.Request) -> flask.Response:
@@ -219,8 +220,8 @@ def handle(request: flask.Request) -> flask.Response:
         try:
             response, outcome = _route(request)(request, log), "ok"
         except ApiError as error:
-            if error.code == "malformed_body" and watch.expired:
-                error = ApiError("body_timeout", f"the body did not arrive within {watchdog.seconds:g} s")
+            if error.code == "malformed_body" and watch.cut is not None:
+                error = ApiError("body_timeout", watchdog.why(watch))
             response, outcome = error.response(), error.outcome
         except Exception:  # a bug: answer 503 (never 500) and log it with its traceback
             logger.exception("unexpected error")
@@ -232,8 +233,11 @@ def handle(request: flask.Request) -> flask.Response:
     return response
 
 
-def read_body(request: flask.Request) -> bytes:
-    """The body of a JSON request, after the media-type and size checks (415, 413)."""
+@contextmanager
+def admitted_body(request: flask.Request, log: RequestLog) -> Iterator[bytes]:
+    """The body of a JSON request (after the media-type and size checks: 415, 413), read once the request is admitted:
+    a heavy body takes its slot before it is read (``admission``), so requests waiting for one hold neither memory
+    nor CPU. Without a Content-Length, a body is heavy when more than ``HEAVY_BYTES`` of it arrive."""
     if request.mimetype != JSON_MEDIA_TYPE:
         raise ApiError(
             "unsupported_media_type", f"Content-Type must be {JSON_MEDIA_TYPE}, got {request.mimetype or 'none'}"
@@ -241,27 +245,32 @@ def read_body(request: flask.Request) -> bytes:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise ApiError("unsupported_media_type", f"the body must be UTF-8 JSON, not {shown_name(charset)}")
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise ApiError("body_too_large", f"body is {request.content_length} bytes; the limit is {MAX_BODY_BYTES}")
-    body = _read_body(request.stream)
-    if len(body) > MAX_BODY_BYTES:
-        raise ApiError("body_too_large", f"body exceeds the limit of {MAX_BODY_BYTES} bytes")
-    if request.content_length is not None and len(body) < request.content_length:
-        raise ApiError("malformed_body", f"the body ended after {len(body)} of its {request.content_length} bytes")
-    return bytes(body)
+    announced = request.content_length
+    if announced is not None and announced > MAX_BODY_BYTES:
+        raise ApiError("body_too_large", f"body is {announced} bytes; the limit is {MAX_BODY_BYTES}")
+    head = _read_body(request.stream, HEAVY_BYTES + 1) if announced is None else bytearray()
+    with admitted(len(head) if announced is None else announced, request_budget.remaining(log.started)):
+        body = _read_body(request.stream, MAX_BODY_BYTES + 1, head)
+        if len(body) > MAX_BODY_BYTES:
+            raise ApiError("body_too_large", f"body exceeds the limit of {MAX_BODY_BYTES} bytes")
+        if announced is not None and len(body) < announced:
+            raise ApiError("malformed_body", f"the body ended after {len(body)} of its {announced} bytes")
+        yield bytes(body)
 
 
-def _read_body(stream: IO[bytes]) -> bytearray:
-    """The body, up to one byte past ``MAX_BODY_BYTES``, read in pieces: an endless chunked upload
-    (no Content-Length) costs little more memory than the limit, not the several copies of it that
-    one large read makes the server's chunked reader hold."""
-    body = bytearray()
-    while len(body) <= MAX_BODY_BYTES:
-        try:
-            piece = stream.read(min(READ_PIECE_BYTES, MAX_BODY_BYTES + 1 - len(body)))
-        except BODY_READ_ERRORS:
-            raise ApiError("malformed_body", "the body ended before its length, or its framing is invalid") from None
-        if not piece:
-            break
-        body += piece
+def _read_body(stream: IO[bytes], limit: int, body: bytearray | None = None) -> bytearray:
+    """``body`` (what was read before) followed by the rest of the body, up to ``limit`` bytes in all, read in
+    pieces: an endless chunked upload (no Content-Length) costs little more memory than the limit, not the several
+    copies of it that one large read makes the server's chunked reader hold."""
+    body = bytearray() if body is None else body
+    with watchdog.reading() as watch:
+        while len(body) < limit:
+            try:
+                piece = stream.read(min(READ_PIECE_BYTES, limit - len(body)))
+            except BODY_READ_ERRORS:
+                raise ApiError("malformed_body", MALFORMED_BODY) from None
+            if not piece:
+                break
+            body += piece
+            watch.received = len(body)
     return body
