@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from default_risk.contract.fields import FEATURE_NAMES
 from default_risk.contract.limits import MAX_BODY_BYTES, MAX_INSTANCES
 from default_risk.protocols import budget
+from default_risk.protocols.admission import HEAVY_BYTES, LIGHT_THREADS
 from tests.reliability.measure import MB, PeakRss
 from tests.reliability.rawhttp import Answer, send
 from tests.support.local_cloud import Server
@@ -205,9 +206,28 @@ CASES: tuple[Case, ...] = (
 )
 
 
+def at_once_problems(answers: list[Answer], case: Case) -> list[str]:
+    """What is wrong with the answers to copies of ``case`` sent at once: each must be its documented status, or 503
+    ``overloaded`` for the heavy copies past what the instance admits (all its threads but ``LIGHT_THREADS``)."""
+    admits = len(answers) - LIGHT_THREADS if len(body_of(case)) > HEAVY_BYTES else len(answers)
+    statuses = [answer.status for answer in answers]
+    refused = [answer for answer in answers if answer.status == 503]
+    found = []
+    if statuses.count(case.status) < admits or set(statuses) - {case.status, 503}:
+        found.append(f"statuses {sorted(statuses)}: at least {admits} of {len(answers)} should be {case.status}")
+    if any((answer.json() or {}).get("error", {}).get("code") != "overloaded" for answer in refused):
+        found.append(f"a 503 that is not overloaded: {refused[0].body[:200]!r}")
+    return found
+
+
+def body_of(case: Case) -> bytes:
+    body = case.body()
+    return body if isinstance(body, bytes) else b"".join(body)
+
+
 def run_at_once(server: Server, case: Case, copies: int) -> tuple[list[Answer], int, int]:
     """Send ``copies`` of ``case`` at once: the answers, the server's memory before and its peak."""
-    body = b"".join([case.body()] if isinstance(case.body(), bytes) else case.body())
+    body = body_of(case)
     peak = PeakRss(server)
     with peak.watch(), ThreadPoolExecutor(copies) as pool:
         answers = list(pool.map(lambda _: send(server.url + case.path, case.method, body, case.headers), range(copies)))

@@ -10,8 +10,9 @@ is answered 408 ``body_timeout`` on the writing side, which stays open. Too late
 - slower than ``MIN_BYTES_PER_SECOND`` once ``SLOW_AFTER_SECONDS`` of reading have passed, while every thread of the
   instance is answering a request: a thread held by a trickle is then freed for one that can be answered.
 
-Only a body being read (or drained after an early answer) is cut: a request whose body has arrived, or that has not
-begun reading it (one waiting for an admission slot), is not.
+Only a body being read (or drained after an early answer) is cut: a request whose body has arrived, or that is not
+reading it (one waiting for an admission slot), is not. Its pace is judged on the current stretch of reading alone,
+and a deadline that passed while it was not reading is set again when it reads again.
 
 Without gunicorn's socket (the development server, in-process tests) there is nothing to watch.
 """
@@ -50,12 +51,14 @@ def too_slow(elapsed: float, received: int) -> bool:
 
 @dataclass(eq=False)
 class Watch:
-    """One request: when reading its body began, how much has arrived; ``cut`` says why its reading side was shut."""
+    """One request: when its current stretch of reading began and what arrived since; whether a deadline is set;
+    ``cut`` says why its reading side was shut."""
 
     connection: socket.socket | None
-    read_from: float | None = None
+    read_from: float = 0.0
     received: int = 0
     reading: bool = False
+    armed: bool = False
     cut: str | None = None
     active: bool = field(default=True, repr=False)
 
@@ -96,17 +99,19 @@ class Watchdog:
 
     @contextmanager
     def reading(self) -> Iterator[Watch]:
-        """The block reads this thread's request body and counts what arrived in the watch it is given; the deadline
-        starts with the first such block."""
+        """The block reads this thread's request body and counts in the watch it is given the bytes that arrive; the
+        deadline is set when the first such block starts (again, if it passed between two)."""
         watch = getattr(self._current, "watch", None)
         if watch is None:
             yield Watch(None)
             return
         with self._changed:
-            if watch.read_from is None:
-                watch.read_from = time.monotonic()
+            watch.read_from, watch.received = time.monotonic(), 0
+            if not watch.armed:
+                watch.armed = True
                 heapq.heappush(self._heap, (watch.read_from + self.seconds, next(self._order), watch))
-                self._changed.notify()
+                if self._heap[0][2] is watch:  # the watchdog sleeps until a later deadline
+                    self._changed.notify()
             watch.reading = True
         try:
             yield watch
@@ -136,6 +141,7 @@ class Watchdog:
                             self._cut(watch, "slow")
                 while self._heap and self._heap[0][0] <= now:
                     _, _, watch = heapq.heappop(self._heap)
+                    watch.armed = False
                     if watch.active and watch.reading and watch.cut is None:
                         self._cut(watch, "deadline")
                 waits = [self._heap[0][0] - now] if self._heap else []

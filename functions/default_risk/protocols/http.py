@@ -204,10 +204,10 @@ def _discard_unread_body(request: flask.Request) -> None:
     functions-framework reads the whole request before answering; left to it, an oversized body
     would be held in memory at once.
     """
-    with watchdog.reading():  # a slow body is cut here too
+    with watchdog.reading() as watch:  # a slow body is cut here too
         try:
-            while request.stream.read(READ_PIECE_BYTES):
-                pass
+            while piece := request.stream.read(READ_PIECE_BYTES):
+                watch.received += len(piece)
         except BODY_READ_ERRORS:
             return  # a body whose framing is broken has nothing more to read; the server closes the connection
 
@@ -272,5 +272,5 @@ def _read_body(stream: IO[bytes], limit: int, body: bytearray | None = None) -> 
             if not piece:
                 break
             body += piece
-            watch.received = len(body)
+            watch.received += len(piece)
     return body
