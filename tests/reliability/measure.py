@@ -15,7 +15,7 @@ _RESET_PEAK = "5"
 """Written to ``/proc/PID/clear_refs``, sets the process's peak resident size (VmHWM) to its current one."""
 
 
-def _processes(server: Server) -> list[psutil.Process]:
+def processes(server: Server) -> list[psutil.Process]:
     """The server process and its children (gunicorn's arbiter and worker)."""
     root = psutil.Process(server.process.pid)
     return [root, *root.children(recursive=True)]
@@ -24,7 +24,7 @@ def _processes(server: Server) -> list[psutil.Process]:
 def tree_rss(server: Server) -> int:
     """Resident bytes of the server's processes."""
     total = 0
-    for process in _processes(server):
+    for process in processes(server):
         try:
             total += process.memory_info().rss
         except psutil.NoSuchProcess:
@@ -51,14 +51,14 @@ class PeakRss:
 
     @contextmanager
     def watch(self) -> Iterator[PeakRss]:
-        processes = _processes(self.server)
-        for process in processes:
+        watched = processes(self.server)
+        for process in watched:
             Path(f"/proc/{process.pid}/clear_refs").write_text(_RESET_PEAK)
-        self.before = sum(process.memory_info().rss for process in processes)
+        self.before = sum(process.memory_info().rss for process in watched)
         try:
             yield self
         finally:
-            self.peak = sum(_peak_bytes(process.pid) for process in processes if process.is_running())
+            self.peak = sum(_peak_bytes(process.pid) for process in watched if process.is_running())
 
     @property
     def growth(self) -> int:

@@ -32,9 +32,10 @@ from default_risk.contract.artifacts import MODEL_FILE, MODELS_PREFIX
 from tests.reliability.hostile import CASES, HEAVIEST, JSON, SAMPLE_RECORD, Case, instances_body, run_at_once
 from tests.reliability.load import request_bodies
 from tests.reliability.load import run as run_load
-from tests.reliability.measure import MB, PeakRss
+from tests.reliability.measure import MB, PeakRss, processes
 from tests.reliability.rawhttp import send
 from tests.support.baseline import BASELINE_COMMIT, baseline_server, baseline_tree, model_urls, promoted_version_dir
+from tests.support.http import log_lines
 from tests.support.local_cloud import ROOT, Server, function_server
 
 REPORT = ROOT / "reports" / "reliability-versus.md"
@@ -158,8 +159,7 @@ def under_heavy_load(server: Server, path: str, body: bytes) -> str:
 
 def worker_private_mb(server: Server) -> float:
     """Private memory (USS) of the largest process of the server (gunicorn's worker)."""
-    root = psutil.Process(server.process.pid)
-    return max(p.memory_full_info().uss for p in [root, *root.children(recursive=True)]) / MB
+    return max(p.memory_full_info().uss for p in processes(server)) / MB
 
 
 def memory(server: Server) -> Figures:
@@ -187,15 +187,10 @@ def encoding(server: Server) -> Figures:
     body = case.body()
     peak = PeakRss(server)
     with peak.watch():
-        started_cpu = sum(p.cpu_times().user + p.cpu_times().system for p in _tree(server))
+        started_cpu = sum(p.cpu_times().user + p.cpu_times().system for p in processes(server))
         answer = send(server.url + "/", "POST", body, JSON)
-        cpu = sum(p.cpu_times().user + p.cpu_times().system for p in _tree(server)) - started_cpu
+        cpu = sum(p.cpu_times().user + p.cpu_times().system for p in processes(server)) - started_cpu
     return {"one": f"{answer.status} in {seconds(answer.seconds)}, {cpu:.2f} CPU-s, +{peak.growth / MB:.0f} MB"}
-
-
-def _tree(server: Server) -> list[psutil.Process]:
-    root = psutil.Process(server.process.pid)
-    return [root, *root.children(recursive=True)]
 
 
 def logs(server: Server) -> Figures:
@@ -206,20 +201,12 @@ def logs(server: Server) -> Figures:
     time.sleep(0.5)  # the line is flushed after the answer
     written = server.output()[mark:]
     lines = [line for line in written.split("\n") if line.startswith("{")]
-    traces = [json.loads(line).get("logging.googleapis.com/trace", "none") for line in lines if _is_json(line)]
+    traces = [line.get("logging.googleapis.com/trace", "none") for line in log_lines(written)]
     return {
         "trace": f"trace field {traces[-1] if traces else 'none'!r}",
         "query": f"query value in the log: {'yes' if 'ACCT-7741-SECRET' in written else 'no'}",
         "lines": f"{sum(len(line.splitlines()) > 1 for line in lines)} of {len(lines)} lines split by str.splitlines",
     }
-
-
-def _is_json(line: str) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
 
 
 def raw(url: str, data: bytes) -> tuple[int, str, int]:
