@@ -7,13 +7,15 @@ Run by ``bench_scoring`` in a subprocess whose working directory is a function s
     cd <functions folder> && python -c "import runpy; runpy.run_path('<this file>', run_name='__main__')" SPEC
 
 ``SPEC`` is a JSON file: ``{"bodies": {name: path}, "runs": {name: n}, "yardstick": [names], "core": [names],
-"stages": [names], "paths": {name: "/explain"}, "records": "folder" | null}`` (``stages``, ``paths`` and
-``records``: this checkout only). ``records`` is where decisions are recorded; null times this checkout with the
-recorder patched to keep nothing (a store that drops every write): the cost of recording, measured beside it.
+"after_idle": [names], "stages": [names], "paths": {name: "/explain"}, "records": "folder" | null}`` (``stages``,
+``paths`` and ``records``: this checkout only). ``records`` is where decisions are recorded; null times this
+checkout with the recorder patched to keep nothing (a store that drops every write): the cost of recording, measured
+beside it.
 The model is the one ``MODEL_URL`` / ``PREP_URL`` name. Prints one JSON object: per body, the wall and
-thread-CPU time of each call (p50 and min, ms) and the status; per yardstick body, the same for
-``json.loads`` of it; per core body, the same for the scoring core alone (body bytes to probabilities:
-decoding, validation, preprocessing, LiteRT; no Flask, no response).
+thread-CPU time of each call (p50 and min, ms) and the status; per yardstick body, the same for what a request of
+it cannot go below (``yardsticks``); per core body, the same for the scoring core alone (body bytes to
+probabilities: decoding, validation, preprocessing, LiteRT; no Flask, no response); per after-idle body, the same
+for the whole request after a pause: a hot loop keeps every cache warm, a server between two requests does not.
 """
 
 import io
@@ -25,11 +27,18 @@ import sys
 import time
 from pathlib import Path
 
+IDLE_RUNS = 300
+IDLE_SECONDS = 0.002
+"""The pause before each call of the idle timing: what a server does between two requests, long enough for the
+caches to hold other work."""
 
-def timed(call, runs: int) -> dict:
+
+def timed(call, runs: int, pause: float = 0.0) -> dict:
     call()  # warm-up (and the model's load, on the first body)
     wall, cpu = [], []
     for _ in range(runs):
+        if pause:
+            time.sleep(pause)
         started, started_cpu = time.perf_counter(), time.thread_time()
         call()
         cpu.append(time.thread_time() - started_cpu)
@@ -91,6 +100,26 @@ def stages(body: bytes, runs: int) -> dict:
     }
 
 
+def yardsticks(body: bytes, runs: int) -> dict:
+    """The standard library's and orjson's decode of the body alone, and LiteRT's invoke on its rows alone (the
+    served model, on the network input made beforehand): what no request of this body can go below."""
+    import orjson
+
+    from default_risk.model.scorer import Network
+    from default_risk.protocols.decoding import scoring_request
+    from default_risk.protocols.request_log import RequestLog
+    from default_risk.service.scoring import served_model
+
+    scorer = served_model().scorer
+    network_input = scorer.network_input(scoring_request(body, RequestLog()).result.features)
+    network = Network(scorer.model_bytes, scorer.preprocessor.width)
+    return {
+        "json.loads": timed(lambda: json.loads(body), runs),
+        "orjson.loads": timed(lambda: orjson.loads(body), runs),
+        "LiteRT": timed(lambda: network(network_input), runs),
+    }
+
+
 def without_records() -> None:
     """Decisions as the function makes them, their records encoded, and the write dropped."""
     from default_risk.service import records
@@ -116,7 +145,7 @@ def main() -> None:
     for handler in logging.getLogger("scoring").handlers:  # an earlier tree's logging handler writes to sys.stdout
         if hasattr(handler, "setStream"):
             handler.setStream(io.StringIO())
-    results: dict = {"requests": {}, "json_loads": {}}
+    results: dict = {"requests": {}, "yardsticks": {}}
     for name, path in spec["bodies"].items():
         body = Path(path).read_bytes()
         statuses = []
@@ -131,12 +160,14 @@ def main() -> None:
 
         results["requests"][name] = timed(call, spec["runs"][name]) | {"status": statuses[-1], "bytes": len(body)}
         if name in spec.get("yardstick", ()):
-            results["json_loads"][name] = timed(lambda body=body: json.loads(body), spec["runs"][name])
+            results["yardsticks"][name] = yardsticks(body, spec["runs"][name])
         if name in spec.get("stages", ()):
             results.setdefault("stages", {})[name] = stages(body, spec["runs"][name])
         if name in spec.get("core", ()):
             core = scoring_core()
             results.setdefault("core", {})[name] = timed(lambda body=body, core=core: core(body), spec["runs"][name])
+        if name in spec.get("after_idle", ()):
+            results.setdefault("after_idle", {})[name] = timed(call, IDLE_RUNS, pause=IDLE_SECONDS)
     print(json.dumps(results), file=results_out, flush=True)
 
 
