@@ -38,6 +38,7 @@ from default_risk.contract.artifacts import (
 )
 from default_risk.contract.fields import FEATURE_NAMES
 from default_risk.service.records import RECORDS_URL_ENV
+from tests.bench.harness import IDLE_SECONDS
 from tests.support.baseline import (
     BASELINE_COMMIT,
     BASELINE_VERSION,
@@ -49,7 +50,6 @@ from tests.support.baseline import (
 from tests.support.gcs import BUCKET, publish
 from tests.support.http import post_json
 from tests.support.local_cloud import (
-    BIN_DIR,
     FUNCTIONS_DIR,
     PROCESS_ENV,
     ROOT,
@@ -222,7 +222,7 @@ def whole_requests(version: Path, scratch: Path) -> tuple[list[Row], list[Row]]:
 def idle_rows(ours: list[dict], dropped: list[dict], theirs: list[dict]) -> list[Row]:
     """One record's whole request after a pause, as a server meets it between two requests (caches cold), in CPU."""
     mine, without, old = (best(rounds, "after_idle", ONE, "cpu_p50_ms") for rounds in (ours, dropped, theirs))
-    return [(f"{ONE}: whole request after 2 ms idle, CPU p50 (ms): recording / write dropped",
+    return [(f"{ONE}: whole request after {IDLE_SECONDS * 1e3:g} ms idle, CPU p50 (ms): recording / write dropped",
              f"{mine:.2f} / {without:.2f}", f"{old:.2f}", "")]  # fmt: skip
 
 
@@ -368,9 +368,7 @@ def dropping_records(port: int) -> list[str]:
 
 def bare_function(port: int) -> list[str]:
     """functions-framework serving ``bare_function.py``: a fixed answer, no code of ours."""
-    source = Path(__file__).with_name("bare_function.py")
-    return [str(BIN_DIR / "functions-framework"), "--target=predict", f"--source={source}", "--host=127.0.0.1",
-            f"--port={port}"]  # fmt: skip
+    return functions_framework(port, Path(__file__).with_name("bare_function.py"))
 
 
 def over_http(emulator: Server, urls: dict[str, str], scratch: Path) -> list[Row]:
