@@ -32,15 +32,17 @@ $(STAMP): requirements-dev.txt functions/requirements.txt pyproject.toml $(LOCKS
 
 venv: $(STAMP)  ## create .venv from the hashed locks (functions/requirements.txt, requirements-dev.txt)
 
-# Resolution as of a fixed date, so the same pins always give the same locks (move the date to take newer releases
-# of the transitive dependencies). Universal: one lock for every platform and Python 3.11+. uv gets its own
-# environment: the locks must be regenerable even when .venv cannot be built from a broken one.
+# Resolution as of a fixed date, keeping the versions the existing lock files hold (uv prefers them), so that the same
+# pins always give the same locks even when the index later offers releases dated before it. `make lock UPGRADE=1`
+# re-resolves every transitive dependency at the date (move the date to take newer releases). Universal: one lock for
+# every platform and Python 3.11+. uv gets its own environment: the locks must be regenerable even when .venv cannot be
+# built from a broken one.
 LOCK_EXCLUDE_NEWER := 2026-12-02T00:00:00Z
 LOCK_OUTPUT ?= functions/requirements.txt
 DEV_LOCK_OUTPUT ?= requirements-dev.txt
 TOOL_LOCKS_OUTPUT ?= $(LOCKS)
 COMPILE = $(UV_VENV)/bin/uv pip compile --universal --python-version 3.11 --generate-hashes \
-  --exclude-newer $(LOCK_EXCLUDE_NEWER) --custom-compile-command "make lock" --quiet
+  --exclude-newer $(LOCK_EXCLUDE_NEWER) --custom-compile-command "make lock" --quiet $(if $(UPGRADE),--upgrade)
 PIP_VERSION := 26.3
 UV_VERSION := 0.13.9
 CHECKOV_VERSION := 3.3.30
@@ -54,7 +56,7 @@ $(UV_STAMP): $(LOCKS)/uv.txt $(LOCKS)/pip.txt
 	$(UV_VENV)/bin/python -m pip install --quiet --require-hashes -r $(LOCKS)/uv.txt
 	touch $@
 
-lock: $(UV_STAMP)  ## the hashed locks: functions/requirements.txt, requirements-dev.txt, and the tools' in .ci/locks
+lock: $(UV_STAMP)  ## the hashed locks: functions/requirements.txt, requirements-dev.txt, the tools' in .ci/locks (UPGRADE=1: re-resolve)
 	$(COMPILE) functions/requirements.in -o $(LOCK_OUTPUT)
 	$(COMPILE) $(LOCKS)/requirements-dev.in functions/requirements.in --constraint functions/requirements.txt \
 	  -o $(DEV_LOCK_OUTPUT)

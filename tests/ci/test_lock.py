@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,7 +104,14 @@ def test_each_tool_is_locked_with_hashes_at_the_makefiles_version() -> None:
 
 
 def test_make_lock_reproduces_the_committed_locks(tmp_path: Path) -> None:
+    """`make lock` in place is a fixed point: given the committed locks (whose versions uv keeps, as it does when it
+    rewrites them), it writes them again byte for byte. A pin moved in a ``.in`` file, a package added or a hash that
+    is not the index's changes its output; a release the index offers later, dated before the lock's date, does not."""
     outputs = {"LOCK_OUTPUT": tmp_path / "requirements.txt", "DEV_LOCK_OUTPUT": tmp_path / "requirements-dev.txt"}
+    shutil.copy(LOCK, outputs["LOCK_OUTPUT"])
+    shutil.copy(DEV_LOCK, outputs["DEV_LOCK_OUTPUT"])
+    for tool in (*TOOLS, "mlflow-ui"):
+        shutil.copy(TOOL_LOCKS / f"{tool}.txt", tmp_path / f"{tool}.txt")
     result = subprocess.run(
         ["make", "lock", *(f"{name}={path}" for name, path in outputs.items()), f"TOOL_LOCKS_OUTPUT={tmp_path}"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,

@@ -95,11 +95,9 @@ def test_try_it_out_scores_the_single_record_example_under_a_prefix(docs_base: s
     page.goto(f"{docs_base}/docs", timeout=TIMEOUT_MS)
     operation = page.locator(".opblock-post").filter(has=page.locator(".opblock-summary-path[data-path='/']"))
     operation.locator(".opblock-summary").click(timeout=TIMEOUT_MS)
-    offered = (
-        operation.locator(".examples-select select")
-        .first.locator("option")
-        .evaluate_all("options => options.map(option => option.value)")
-    )
+    options = operation.locator(".examples-select select").first.locator("option")
+    options.first.wait_for(state="attached", timeout=TIMEOUT_MS)  # the list renders after the operation opens
+    offered = options.evaluate_all("options => options.map(option => option.value)")
     assert {"single", "batch", "invalid"} <= set(offered)
     operation.locator("button.try-out__btn").click()
     status, body, sent = execute_example(page, "single")
