@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import threading
 import time
@@ -257,3 +259,30 @@ def test_objects_are_named_by_day_and_never_replaced(tmp_path: Path) -> None:
         store.put("date=2026-12-03/a.jsonl", [b"2\n"])
     assert (tmp_path / "date=2026-12-03" / "a.jsonl").read_bytes() == b"1\n"
     assert [p.name for p in tmp_path.rglob("*")] == ["date=2026-12-03", "a.jsonl"]
+
+
+def test_a_day_folder_removed_between_writes_is_made_again(tmp_path: Path) -> None:
+    store = records.LocalStore(tmp_path)
+    store.put("date=2026-12-03/a.jsonl", [b"1\n"])
+    shutil.rmtree(tmp_path / "date=2026-12-03")
+    store.put("date=2026-12-03/b.jsonl", [b"2\n"])
+    store.put("date=2026-12-04/c.jsonl", [b"3\n"])
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.jsonl")) == [
+        "date=2026-12-03/b.jsonl",
+        "date=2026-12-04/c.jsonl",
+    ]
+
+
+def test_a_forked_process_draws_its_own_random_bits() -> None:
+    """Ids draw their random bits from a pool; a child forked after the parent filled it must not repeat them."""
+    new_id()  # the pool is filled
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.write(writing, new_id().encode())
+        os._exit(0)
+    os.close(writing)
+    os.waitpid(child, 0)
+    childs = os.read(reading, 64).decode()
+    os.close(reading)
+    assert uuid.UUID(childs).int & (2**62 - 1) != uuid.UUID(new_id()).int & (2**62 - 1)

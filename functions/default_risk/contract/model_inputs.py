@@ -15,6 +15,11 @@ function refuses a version this code does not reproduce them for. The derived fe
   (6: none), and how many months were revolving (0), paid in full (-1) or without consumption (-2).
 
 Protected fields (``contract.PROTECTED_FIELDS``) are in no feature set.
+
+One record has its own path (``model_inputs_of_row``): the same computation on Python floats, without the
+thirty-odd numpy calls that cost a single row four times what they cost it in a batch. It gives exactly the
+batch's values (a property test holds the two to every bit): every step is an IEEE operation that Python and numpy
+round alike, the sums add in numpy's order, and the trend goes through BLAS as a batch's rows do.
 """
 
 from __future__ import annotations
@@ -87,6 +92,75 @@ def model_inputs(matrix: np.ndarray, feature_set: str) -> np.ndarray:
     if feature_set != "fields+derived":
         raise ValueError(f"unknown feature set {feature_set!r}; this code computes {', '.join(FEATURE_SETS)}")
     return np.hstack([fields, _derived(matrix)])  # column-major, as the preprocessor reads it
+
+
+def model_inputs_of_row(row: list[float], feature_set: str) -> list[float]:
+    """``model_inputs`` of one validated record (its ``FEATURE_NAMES`` values), as Python floats: the same bits."""
+    fields = [row[column] for column in _MODEL_COLUMNS]
+    if feature_set == "fields":
+        return fields
+    if feature_set != "fields+derived":
+        raise ValueError(f"unknown feature set {feature_set!r}; this code computes {', '.join(FEATURE_SETS)}")
+    return [*fields, *_derived_of_row(row)]
+
+
+_BLAS_BLOCK_ROWS = 4
+"""The trend is a matrix-vector product, which BLAS rounds in an order of its own: a batch's rows (column-major, as
+``_derived`` makes them) go through its kernel four at a time, and a row alone through another. One record's trend
+is computed as a block of four copies of its row, so that it has the bits a batch gives the row."""
+
+
+def _maximum(a: float, b: float) -> float:
+    """numpy's ``maximum`` of two numbers: of two equal ones (0.0 and -0.0) the second, as numpy gives it."""
+    return a if a > b else b
+
+
+def _clipped(value: float, bounds: tuple[float, float]) -> float:
+    """numpy's ``clip``: a value equal to a bound (0.0 and -0.0) is kept as it is."""
+    low, high = bounds
+    return low if value < low else high if value > high else value
+
+
+def _numpy_sum(values: list[float]) -> float:
+    """The sum of a row's few values as numpy's reduction adds a batch's columns: from 0.0, left to right (a plain
+    loop: ``sum`` compensates its rounding since Python 3.12)."""
+    total = 0.0
+    for value in values:
+        total += value
+    return total
+
+
+def _numpy_max(values: list[float]) -> float:
+    """The largest of a row's few values as numpy's reduction finds it (the last of equal ones)."""
+    largest = values[0]
+    for value in values[1:]:
+        largest = _maximum(largest, value)
+    return largest
+
+
+def _derived_of_row(row: list[float]) -> list[float]:
+    """``_derived`` of one record."""
+    limit = _maximum(row[_LIMIT], 1.0)
+    bills, payments, status = ([row[c] for c in columns] for columns in (_BILLS, _PAYMENTS, _STATUS))
+    utilisation = [_clipped(bill / limit, UTILISATION_RANGE) for bill in bills]
+    owed, paid = bills[1:], payments[:5]
+    ratios = [p / _maximum(o, 1.0) if o > 0 else 1.0 for p, o in zip(paid, owed, strict=True)]
+    owed_total, paid_total = _numpy_sum([_maximum(o, 0.0) for o in owed]), _numpy_sum(paid)
+    total = paid_total / _maximum(owed_total, 1.0) if owed_total > 0 else 1.0
+    delayed = [s >= 1 for s in status]
+    trend = np.array([utilisation] * _BLAS_BLOCK_ROWS, order="F") @ _TREND_WEIGHTS
+    return [
+        utilisation[0],
+        _numpy_sum(utilisation) / 6,
+        _numpy_max(utilisation),
+        float(trend[0]),
+        *(_clipped(ratio, REPAYMENT_RATIO_RANGE) for ratio in ratios),
+        _clipped(total, REPAYMENT_RATIO_RANGE),
+        float(sum(delayed)),
+        _numpy_max(status),
+        float(delayed.index(True) if True in delayed else 6),
+        *(float(status.count(kind)) for kind in _STATUS_KINDS.tolist()),
+    ]
 
 
 def _derived(matrix: np.ndarray) -> np.ndarray:

