@@ -96,6 +96,7 @@ def test_deploy_passes_the_environment_variables_the_function_reads() -> None:
     _, flags = deploy_command()
     pairs = dict(pair.split("=", 1) for pair in flags["--set-env-vars"].split(","))
     assert pairs["THREADS"] == "$CONCURRENCY", "one gunicorn thread per request the instance admits"
+    assert pairs["WORKER_CPUS"] == "$CPU", "the process runs on the instance's vCPUs"
     assert pairs["REQUEST_BUDGET_SECONDS"] == "$((TIMEOUT_SECONDS - 10))", "10 s of the timeout to record and answer"
     passed = set(pairs) - set(PROCESS_ENV) - {"THREADS"}
     print(f"function reads {sorted(read)} (no default: {sorted(required)}); deploy sets {sorted(passed)}")

@@ -16,6 +16,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from default_risk.protocols.admission import CPUS_ENV
 from default_risk.service.records import RECORDS_URL_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,9 +155,11 @@ RECORDS_FOLDER = "decisions"
 """The decision records of a function server, under its working folder unless ``env`` names another store."""
 
 
-def function_server(env: Mapping[str, str], work_dir: Path, threads: int = 8, port: int = 0) -> Server:
-    """The function served by functions-framework (gunicorn, ``threads`` threads) in ``work_dir``, recording its
-    decisions in ``work_dir/decisions`` unless ``env`` sets ``DECISION_RECORDS_URL``."""
+def function_server(env: Mapping[str, str], work_dir: Path, threads: int = 8, port: int = 0, cpus: str = "1") -> Server:
+    """The function served by functions-framework (gunicorn, ``threads`` threads, on ``cpus`` CPUs: the deploy's
+    defaults ``function_concurrency`` and ``function_cpu``) in ``work_dir``, recording its decisions in
+    ``work_dir/decisions`` unless ``env`` sets ``DECISION_RECORDS_URL``."""
     records = {RECORDS_URL_ENV: str(work_dir / RECORDS_FOLDER)}
-    full_env = os.environ | PROCESS_ENV | {"PYTHONUNBUFFERED": "1", "THREADS": str(threads)} | records | dict(env)
+    instance = {"THREADS": str(threads), CPUS_ENV: cpus}
+    full_env = os.environ | PROCESS_ENV | {"PYTHONUNBUFFERED": "1"} | instance | records | dict(env)
     return Server(functions_framework, full_env, work_dir, ready_path="/healthz", port=port)

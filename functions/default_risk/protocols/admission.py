@@ -9,10 +9,16 @@ A waiting request still holds one of the server's threads, so heavy requests may
 ``LIGHT_THREADS``: one more gets its 503 at once. A one-record request always finds a thread free. It still shares
 the interpreter's lock with the heavy ones, so the interpreter hands the lock over more often than its default
 (``share_the_interpreter``).
+
+The process runs on as many CPUs as the instance has vCPUs (``bind_to_instance_cpus``). One worker runs Python on
+one core at a time, whatever the machine shows it; its threads spread over more cores than the instance pays for
+pass the interpreter's lock from core to core at every hand-over, and the hand-overs cost more than the requests
+(``docs/capacity.md``: a 1-vCPU instance on a machine that shows 2).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -35,6 +41,8 @@ one-record request gives the lock up and takes it back at every socket and file 
 time it may wait this long (measured: the probe's p99 under 8 clients of 10,000-record batches 289 → 228 ms)."""
 THREADS_ENV = "THREADS"
 """The server's thread count, read by functions-framework (the deploy sets it to the concurrency)."""
+CPUS_ENV = "WORKER_CPUS"
+"""The instance's vCPUs, which the process binds to (the deploy passes ``function_cpu``; unset: every CPU it sees)."""
 
 
 def server_threads() -> int:
@@ -45,6 +53,23 @@ def server_threads() -> int:
 def share_the_interpreter() -> None:
     """Hand the interpreter's lock over every ``SWITCH_INTERVAL_SECONDS`` (once, when the function starts)."""
     sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+
+
+def bind_to_instance_cpus() -> None:
+    """Run the process on the first ``WORKER_CPUS`` of the CPUs it may use (a fraction of one counts as one), when it
+    sees more; a ValueError naming the variable when it is not a number of CPUs."""
+    raw = os.environ.get(CPUS_ENV, "").strip()
+    if not raw:
+        return
+    try:
+        cpus = math.ceil(float(raw))
+    except ValueError:
+        cpus = 0
+    if not 1 <= cpus <= 1024:
+        raise ValueError(f"{CPUS_ENV} must be the instance's number of vCPUs (such as 1 or 0.583), got {raw[:40]!r}")
+    visible = sorted(os.sched_getaffinity(0))
+    if cpus < len(visible):
+        os.sched_setaffinity(0, visible[:cpus])
 
 
 _slots = threading.BoundedSemaphore(HEAVY_SLOTS)

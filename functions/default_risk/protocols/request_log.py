@@ -93,29 +93,29 @@ def trace_of(header: str | None) -> str | None:
     return f"projects/{_PROJECT}/traces/{matched[1]}" if matched else None
 
 
-def request_url(environ: dict) -> str:
+def request_url(wsgi_environment: dict) -> str:
     """The request's URL without its query string, from the WSGI environment as the server gave it (werkzeug's
     ``base_url`` quotes it again, at ten times the cost; ``_shown`` bounds and escapes it either way)."""
-    host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
-    path = f"{environ.get('SCRIPT_NAME', '')}{environ.get('PATH_INFO', '')}" or "/"
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{host}{path}"
+    get = wsgi_environment.get
+    host = get("HTTP_HOST") or f"{get('SERVER_NAME', '')}:{get('SERVER_PORT', '')}"
+    return f"{get('wsgi.url_scheme', 'http')}://{host}{get('SCRIPT_NAME', '')}{get('PATH_INFO', '') or '/'}"
 
 
 def write_line(request: flask.Request, fields: dict[str, object]) -> None:
     """The request's log line, written to standard output in one call."""
-    environ = request.environ
+    wsgi = request.environ
     entry: dict[str, object] = {
         "severity": "INFO",
         "message": REQUEST_LOG_MESSAGE,
         **fields,
         "httpRequest": {
             "requestMethod": _shown(request.method),
-            "requestUrl": _shown(request_url(environ)),
-            "userAgent": _shown(environ.get("HTTP_USER_AGENT", "")),
+            "requestUrl": _shown(request_url(wsgi)),
+            "userAgent": _shown(wsgi.get("HTTP_USER_AGENT", "")),
         },
         "logging.googleapis.com/labels": _LABELS,
     }
-    trace = trace_of(environ.get("HTTP_X_CLOUD_TRACE_CONTEXT"))
+    trace = trace_of(wsgi.get("HTTP_X_CLOUD_TRACE_CONTEXT"))
     if trace is not None:
         entry["logging.googleapis.com/trace"] = trace
     write_entry(entry)
