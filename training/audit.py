@@ -73,7 +73,7 @@ def recorded_version(record: dict, models: str) -> ServedVersion:
 def recorded_inputs(record: dict) -> np.ndarray:
     """The recorded inputs as the one-row matrix the function scored (absent fields NaN)."""
     inputs = record["inputs"]
-    return np.array([[np.nan if inputs.get(name) is None else inputs[name] for name in FEATURE_NAMES]])
+    return np.array([[np.nan if inputs.get(name) is None else inputs[name] for name in FEATURE_NAMES]], np.float64)
 
 
 @dataclass(frozen=True)

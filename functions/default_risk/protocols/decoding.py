@@ -33,6 +33,7 @@ from typing import Annotated
 
 import msgspec
 import numpy as np
+from msgspec.structs import astuple
 
 from default_risk.contract.fields import FEATURE_NAMES, FEATURES
 from default_risk.contract.limits import ID_FIELD, MAX_ID_LENGTH, MAX_INSTANCES
@@ -150,7 +151,7 @@ def _fast(body: bytes) -> ScoringRequest | None:
     if found is None:
         return None
     request, keys, colons_in_strings = found
-    return request if body.count(b":") == keys + len(given) + colons_in_strings else None
+    return request if budget.occurrences(body, b":") == keys + len(given) + colons_in_strings else None
 
 
 _Found = tuple[ScoringRequest, int, int]
@@ -189,7 +190,7 @@ def _from_record(record) -> _Found | None:
 def _from_records(records: list) -> _Found | None:
     if len(records) == 1:
         return _from_record(records[0])
-    values = chain.from_iterable(map(_get_features, records))
+    values = chain.from_iterable(fields[: len(FEATURES)] for fields in map(astuple, records))  # the id comes last
     matrix = np.fromiter(values, np.float64, len(records) * len(FEATURES)).reshape(len(records), len(FEATURES))
     given_ids = list(map(_get_id, records))
     absent = given_ids.count(_UNSET)

@@ -28,7 +28,7 @@ import gzip
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,26 +126,47 @@ class Batch:
     contributions: np.ndarray | None = None
 
 
-def _texts(values: list) -> list[bytes]:
-    """Each of a list of numbers (or of strings with no comma) as JSON text, from one encoding call."""
-    return _ENCODER.encode(values)[1:-1].split(b",")
+_EXACT_INTEGERS = 2.0**53
+"""Beyond it a float64 no longer holds every whole number."""
 
 
-def _lines(strings: list[str]) -> list[bytes]:
-    """Each of a list of strings with no newline, as bytes, from one encoding call."""
-    return "\n".join(strings).encode().split(b"\n")
+def json_numbers(matrix: np.ndarray) -> list[Sequence]:
+    """The rows of a matrix as the numbers their JSON is written from: a whole number as an integer (``20000``, not
+    ``20000.0``: the same value to every reader, and a sixth of the time to make and write), any other number as a
+    float, NaN (a field not sent) as a float that msgspec writes ``null``. -0.0 stays a float: it is what was sent."""
+    with np.errstate(invalid="ignore"):
+        negative_zero = (matrix == 0) & np.signbit(matrix)
+        whole = (matrix == np.floor(matrix)) & (np.abs(matrix) < _EXACT_INTEGERS) & ~negative_zero
+    if whole.all():  # the common case: records of whole amounts and codes, every field sent
+        return matrix.astype(np.int64).tolist()
+    columns = []
+    for column, wholes in zip(matrix.T, whole.T, strict=True):
+        integers = np.where(wholes, column, 0.0).astype(np.int64).tolist()
+        if wholes.all():
+            columns.append(integers)
+        else:
+            columns.append([i if w else f for i, f, w in zip(integers, column.tolist(), wholes.tolist(), strict=True)])
+    return list(zip(*columns, strict=True))
 
+
+_PLAIN_FIELDS = [field["name"] for field in RECORD_SCHEMA if field["name"] not in ("reasons", "contributions")]
+_Line = msgspec.defstruct("DecisionLine", [(name, object) for name in _PLAIN_FIELDS], gc=False)
+"""A decision's line, its fields in ``RECORD_SCHEMA``'s order (msgspec writes every one, ``null`` included)."""
+_ExplainedLine = msgspec.defstruct(
+    "ExplainedDecisionLine", [(field["name"], object) for field in RECORD_SCHEMA], gc=False
+)
+_Contributions = msgspec.defstruct("Contributions", [(name, float) for name in GROUP_NAMES], gc=False)
 
 ENCODE_CHUNK = 1000
-"""Records encoded together: the numbers of a chunk in one call, its lines joined from pieces."""
+"""Records encoded together, into one part."""
 
 
 def encode(batch: Batch) -> list[bytes]:
     """The request's records as JSON Lines (each line ending with a newline), in parts of ``ENCODE_CHUNK`` records.
 
-    The numbers of a part are encoded at once and its lines joined from pieces, with no Python object per value
-    beyond the part's; the parts are written one after the other, never joined, so a 10,000-record request's 10 MB of
-    records costs little more memory than themselves."""
+    A part is one msgspec call over its lines, which share every field of the request as the same objects; the parts
+    are written one after the other, never joined, so a 10,000-record request's 10 MB of records costs little more
+    memory than themselves."""
     recorded_at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     return [_encoded(batch, recorded_at, start) for start in range(0, len(batch.decision_ids), ENCODE_CHUNK)]
 
@@ -153,47 +174,31 @@ def encode(batch: Batch) -> list[bytes]:
 def _encoded(batch: Batch, recorded_at: str, start: int) -> bytes:
     """Records ``start`` to ``start + ENCODE_CHUNK`` of the batch as JSON Lines."""
     end = min(start + ENCODE_CHUNK, len(batch.decision_ids))
-    count = end - start
-    common = _ENCODER.encode(
-        {
-            "recorded_at": recorded_at,
-            "model_version": batch.model_version,
-            "manifest_sha256": batch.manifest_sha256,
-            "route": batch.route,
-            "request_id": batch.request_id,
-            "caller": batch.caller,
-        }
-    )[1:-1]
-    rows = batch.features[start:end].tolist()
-    inputs = _ENCODER.encode([_Inputs(*row) for row in rows])[2:-2]  # no [{ }]: a part holds only numbers
+    request = (recorded_at, batch.model_version, batch.manifest_sha256, batch.route, batch.request_id)
     columns = [
-        _lines(batch.decision_ids[start:end]),
-        _texts(list(range(start, end))),
-        list(map(_ENCODER.encode, batch.ids[start:end])),
-        inputs.split(b"},{"),
-        _texts(batch.probabilities[start:end].tolist()),
-        _lines(batch.bands[start:end]),
-        _texts(batch.points[start:end].tolist()),
+        batch.decision_ids[start:end],
+        range(start, end),
+        batch.ids[start:end],
+        [_Inputs(*row) for row in json_numbers(batch.features[start:end])],
+        batch.probabilities[start:end].tolist(),
+        batch.bands[start:end],
+        batch.points[start:end].tolist(),
     ]
-    separators = [
-        b'{"decision_id":"',
-        b'",' + common + b',"row":',
-        b',"id":',
-        b',"inputs":{',
-        b'},"probability_of_default":',
-        b',"risk_band":"',
-        b'","score":',
-    ]
-    if batch.reasons is not None:
-        contributions = [dict(zip(GROUP_NAMES, row, strict=True)) for row in batch.contributions[start:end].tolist()]
-        columns += [list(map(_ENCODER.encode, batch.reasons[start:end])), list(map(_ENCODER.encode, contributions))]
-        separators += [b',"reasons":', b',"contributions":']
-    width = 2 * len(columns) + 1
-    pieces = [b"}\n"] * (width * count)
-    for position, (separator, column) in enumerate(zip(separators, columns, strict=True)):
-        pieces[2 * position :: width] = [separator] * count
-        pieces[2 * position + 1 :: width] = column
-    return b"".join(pieces)
+    caller = batch.caller
+    if batch.reasons is None:
+        lines = [
+            _Line(decision, *request, row, record_id, caller, inputs, probability, band, points)
+            for decision, row, record_id, inputs, probability, band, points in zip(*columns, strict=True)
+        ]
+    else:
+        contributions = [_Contributions(*row) for row in batch.contributions[start:end].tolist()]
+        lines = [
+            _ExplainedLine(decision, *request, row, record_id, caller, inputs, probability, band, points, *explained)
+            for decision, row, record_id, inputs, probability, band, points, *explained in zip(
+                *columns, batch.reasons[start:end], contributions, strict=True
+            )
+        ]
+    return _ENCODER.encode_lines(lines)
 
 
 # --- stores ---------------------------------------------------------------------------------------------------
