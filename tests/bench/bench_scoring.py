@@ -15,6 +15,7 @@ the installed size of the requirements. Serves the promoted version (``models/PR
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -27,7 +28,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +37,7 @@ from default_risk.contract.artifacts import (
     MODEL_FILE,
 )
 from default_risk.contract.fields import FEATURE_NAMES
+from default_risk.protocols.admission import CPUS_ENV
 from default_risk.service.records import RECORDS_URL_ENV
 from tests.bench.harness import IDLE_SECONDS
 from tests.support.baseline import (
@@ -61,9 +62,6 @@ from tests.support.local_cloud import (
 )
 from tests.support.records import record, records
 from tests.support.tiny_model import load_rows
-
-if TYPE_CHECKING:
-    pass
 
 ROUNDS = 3
 SERVING_VENV = ROOT / ".cache" / "bench" / "serving-venv"
@@ -309,51 +307,93 @@ def records_memory(bodies: dict[str, Path]) -> str:
     return f"{size / 2**20:.1f} / {peak / 2**20:.1f}"
 
 
-def cpu_seconds(server: Server) -> float:
-    """The CPU time (user and system) the server's processes have used so far: gunicorn's arbiter and its worker."""
+def server_processes(server: Server) -> list:
+    """gunicorn's arbiter and its worker."""
     import psutil
 
     root = psutil.Process(server.process.pid)
-    return sum(sum(process.cpu_times()[:2]) for process in [root, *root.children(recursive=True)])
+    return [root, *root.children(recursive=True)]
 
 
-def http_figures(server: Server, singles: list[dict], batch: dict) -> dict[str, float]:
-    """Sequential 1-record p50 / p99 (ms), 1-record req/s with 1 and with 8 clients, a 10,000-record p50 (ms), and the
-    server's CPU time per request at 8 clients and per 10,000-record request (ms)."""
-    assert post_json(server.url, singles[0]).status == 200  # loads the model
+def cpu_seconds(server: Server) -> float:
+    """The CPU time (user and system) the server's processes have used so far."""
+    return sum(sum(process.cpu_times()[:2]) for process in server_processes(server))
+
+
+def context_switches(server: Server) -> int:
+    """The context switches of every thread of the server's processes so far."""
+    total = 0
+    for process in server_processes(server):
+        for thread in Path(f"/proc/{process.pid}/task").iterdir():
+            for line in (thread / "status").read_text().splitlines():
+                if "ctxt_switches:" in line:  # voluntary and nonvoluntary
+                    total += int(line.split()[1])
+    return total
+
+
+RATE_SECONDS = 3.0
+HTTP_ROUNDS = 3
+"""Rounds of the single-record load, every server in turn in each: a figure is its server's best round."""
+
+
+def single_record_load(server: Server, singles: list[dict], clients: int) -> dict[str, float]:
+    """Requests a second from ``clients`` clients sending one record each, again and again, for ``RATE_SECONDS``; the
+    server's CPU time (ms) and context switches per request."""
+    done, stop = [0] * clients, threading.Event()
+
+    def client(index: int) -> None:
+        while not stop.is_set():
+            assert post_json(server.url, singles[index]).status == 200
+            done[index] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # every client under way
+    answered, started, cpu, switches = sum(done), time.perf_counter(), cpu_seconds(server), context_switches(server)
+    time.sleep(RATE_SECONDS)
+    answered, elapsed = sum(done) - answered, time.perf_counter() - started
+    cpu, switches = cpu_seconds(server) - cpu, context_switches(server) - switches
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return {"rate": answered / elapsed, "cpu": cpu / answered * 1e3, "switches": switches / answered}
+
+
+def latencies(server: Server, singles: list[dict], batch: dict) -> dict[str, float]:
+    """Sequential 1-record p50 / p99 (ms), a 10,000-record p50 (ms) and the server's CPU time per one (ms)."""
     sequential = []
     for instance in singles[:300]:
         started = time.perf_counter()
         assert post_json(server.url, instance).status == 200
         sequential.append(time.perf_counter() - started)
     p50, p99 = percentiles(sequential)
-    rates = {}
-    for clients in (1, 8):
-        done, stop = [0] * clients, threading.Event()
-
-        def client(index: int, done: list[int] = done, stop: threading.Event = stop) -> None:
-            while not stop.is_set():
-                assert post_json(server.url, singles[index]).status == 200
-                done[index] += 1
-
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-        started, cpu_before = time.perf_counter(), cpu_seconds(server)
-        for thread in threads:
-            thread.start()
-        time.sleep(5)
-        stop.set()
-        for thread in threads:
-            thread.join()
-        rates[clients] = sum(done) / (time.perf_counter() - started)
-        cpu_per_request = (cpu_seconds(server) - cpu_before) / sum(done) * 1e3
     batches, cpu_before = [], cpu_seconds(server)
     for _ in range(10):
         started = time.perf_counter()
         assert post_json(server.url, batch, timeout=120).status == 200
         batches.append(time.perf_counter() - started)
     batch_cpu = (cpu_seconds(server) - cpu_before) / len(batches) * 1e3
-    return {"p50": p50, "p99": p99, "1": rates[1], "8": rates[8], "batch": percentiles(batches)[0],
-            "cpu 8": cpu_per_request, "batch cpu": batch_cpu}  # fmt: skip
+    return {"p50": p50, "p99": p99, "batch": percentiles(batches)[0], "batch cpu": batch_cpu}
+
+
+def http_figures(servers: dict[str, Server], singles: list[dict], batch: dict) -> dict[str, dict[str, float]]:
+    """Per server: its latencies, then ``HTTP_ROUNDS`` rounds of single-record load at 1 and 8 clients, the servers
+    taking turns, so that a shared machine's slow minutes fall on every server alike."""
+    figures = {}
+    for name, server in servers.items():
+        assert post_json(server.url, singles[0]).status == 200  # loads the model
+        figures[name] = latencies(server, singles, batch)
+    rounds: dict[str, list[dict]] = {name: [] for name in servers}
+    for _ in range(HTTP_ROUNDS):
+        for name, server in servers.items():
+            one, eight = (single_record_load(server, singles, clients) for clients in (1, 8))
+            rounds[name].append({"1": one["rate"], "8": eight["rate"], "cpu 8": eight["cpu"],
+                                 "switches 8": eight["switches"]})  # fmt: skip
+    for name, measured in rounds.items():
+        best = max(measured, key=lambda r: r["8"])
+        figures[name] |= best | {"1": max(r["1"] for r in measured)}
+    return figures
 
 
 def dropping_records(port: int) -> list[str]:
@@ -371,49 +411,70 @@ def bare_function(port: int) -> list[str]:
     return functions_framework(port, Path(__file__).with_name("bare_function.py"))
 
 
+def on_one_cpu(command: Callable[[int], list[str]]) -> Callable[[int], list[str]]:
+    """``command`` run on the first CPU alone (``taskset``), as this code binds itself on a 1-vCPU instance."""
+    return lambda port: ["taskset", "-c", str(min(os.sched_getaffinity(0))), *command(port)]
+
+
+THIS, DROPPED, GCS = "this code, records to a local folder", "this code, records' write dropped", "this code, to GCS"
+OLD, OLD_ONE_CPU = f"code of {BASELINE_COMMIT}", f"code of {BASELINE_COMMIT}, bound to one CPU"
+BARE, BARE_ONE_CPU = "functions-framework alone", "functions-framework alone, bound to one CPU"
+
+
 def over_http(emulator: Server, urls: dict[str, str], scratch: Path) -> list[Row]:
     """This code recording to a local folder, to the storage emulator, and with the write dropped, beside the code
-    of ``BASELINE_COMMIT``, on loopback with 8 threads as deployed."""
+    of ``BASELINE_COMMIT`` (as it was deployed, and bound to one CPU as this code binds itself) and functions-framework
+    alone, on loopback with 8 threads and 1 vCPU as deployed."""
     rows, _ = load_rows(10_000, seed=13)
     singles, batch = [record(row) for row in rows[:400]], {"instances": records(rows)}
     old_functions, old_version = baseline_tree(scratch / "http-baseline")
     env = emulator_env(emulator) | urls
-    old = baseline_server(old_functions, emulator_env(emulator) | model_urls(old_version), scratch / "http-old")
-    figures = {}
+    deployed = os.environ | PROCESS_ENV | {"THREADS": "8", CPUS_ENV: "1"}
+    old_env = emulator_env(emulator) | model_urls(old_version)
+    old, old_one_cpu = (baseline_server(old_functions, old_env, scratch / name) for name in ("http-old", "http-old1"))
+    old_one_cpu.command = on_one_cpu(old_one_cpu.command)
     servers = {
-        "this code, records to a local folder": function_server(env, scratch / "http-local"),
-        "this code, records to the storage emulator": function_server(
-            env | {RECORDS_URL_ENV: f"gs://{BUCKET}/decisions"}, scratch / "http-gcs"
-        ),
-        "this code, records' write dropped": Server(dropping_records, os.environ | PROCESS_ENV | {"THREADS": "8"} | env
-                                                    | {RECORDS_URL_ENV: "unused"}, scratch / "http-dropped",
-                                                    ready_path="/healthz"),
-        f"code of {BASELINE_COMMIT}": old,
-        "functions-framework alone": Server(bare_function, os.environ | PROCESS_ENV | {"THREADS": "8"},
-                                            scratch / "http-bare"),
+        THIS: function_server(env, scratch / "http-local"),
+        GCS: function_server(env | {RECORDS_URL_ENV: f"gs://{BUCKET}/decisions"}, scratch / "http-gcs"),
+        DROPPED: Server(dropping_records, deployed | env | {RECORDS_URL_ENV: "unused"}, scratch / "http-dropped",
+                        ready_path="/healthz"),
+        OLD: old,
+        OLD_ONE_CPU: old_one_cpu,
+        BARE: Server(bare_function, deployed, scratch / "http-bare"),
+        BARE_ONE_CPU: Server(on_one_cpu(bare_function), deployed, scratch / "http-bare1"),
     }  # fmt: skip
-    for name, server in servers.items():
-        with server:
-            figures[name] = http_figures(server, singles, batch)
-    local, gcs = figures["this code, records to a local folder"], figures["this code, records to the storage emulator"]
-    dropped, theirs = figures["this code, records' write dropped"], figures[f"code of {BASELINE_COMMIT}"]
-    bare = figures["functions-framework alone"]
+    with contextlib.ExitStack() as running:
+        for server in servers.values():
+            running.enter_context(server)
+        figures = http_figures(servers, singles, batch)
+    local, gcs, dropped, theirs = (figures[name] for name in (THIS, GCS, DROPPED, OLD))
+    theirs_one, bare, bare_one = figures[OLD_ONE_CPU], figures[BARE], figures[BARE_ONE_CPU]
     return [
         ("HTTP loopback, 1 record, sequential p50 / p99 (ms)", f"{local['p50']:.1f} / {local['p99']:.1f}",
          f"{theirs['p50']:.1f} / {theirs['p99']:.1f}", ""),
         ("HTTP loopback, 1 record, 1 client / 8 clients (req/s)", f"{local['1']:.0f} / {local['8']:.0f}",
          f"{theirs['1']:.0f} / {theirs['8']:.0f}", "8 clients ≥ 1.5× c16feec and ≥ 1 client"),
+        ("  8 clients, this code / c16feec", f"{local['8'] / theirs['8']:.2f}×", "1×", "≥ 1.5×"),
+        ("  c16feec bound to one CPU, as this code binds itself: 1 client / 8 clients (req/s)", "",
+         f"{theirs_one['1']:.0f} / {theirs_one['8']:.0f}", ""),
+        ("  8 clients, this code / c16feec bound to one CPU", f"{local['8'] / theirs_one['8']:.2f}×", "1×", ""),
         ("  records' write dropped: 1 client / 8 clients (req/s)", f"{dropped['1']:.0f} / {dropped['8']:.0f}", "", ""),
-        ("  functions-framework alone, a fixed answer: 1 client / 8 clients (req/s)",
-         f"{bare['1']:.0f} / {bare['8']:.0f}", "", f"1.5× {BASELINE_COMMIT}: {1.5 * theirs['8']:.0f}"),
+        ("  functions-framework alone, a fixed answer, 8 clients: on every CPU / bound to one (req/s)",
+         f"{bare['8']:.0f} / {bare_one['8']:.0f}", "", ""),
         ("  8 clients, recording / dropped", f"{local['8'] / dropped['8']:.2f}×", "", "≥ 0.8×"),
+        ("HTTP loopback, the server's CPU per request at 8 clients (ms): this code, dropped; c16feec, bound to one",
+         f"{local['cpu 8']:.2f}, {dropped['cpu 8']:.2f}", f"{theirs['cpu 8']:.2f}, {theirs_one['cpu 8']:.2f}", ""),
+        ("  functions-framework alone: on every CPU / bound to one (ms)",
+         f"{bare['cpu 8']:.2f} / {bare_one['cpu 8']:.2f}", "", ""),
+        ("HTTP loopback, context switches per request at 8 clients: this code; c16feec, bound to one",
+         f"{local['switches 8']:.0f}", f"{theirs['switches 8']:.0f}, {theirs_one['switches 8']:.0f}", ""),
+        ("  functions-framework alone: on every CPU / bound to one",
+         f"{bare['switches 8']:.0f} / {bare_one['switches 8']:.0f}", "", ""),
         ("HTTP loopback, 10,000 records p50 (ms): recording / dropped",
          f"{local['batch']:.0f} / {dropped['batch']:.0f}: {local['batch'] / dropped['batch'] - 1:+.0%}",
          f"{theirs['batch']:.0f}", "≤ +25 %"),
-        ("HTTP loopback, the server's CPU per request: 1 record at 8 clients / 10,000 records (ms)",
-         f"{local['cpu 8']:.2f} / {local['batch cpu']:.0f}", f"{theirs['cpu 8']:.2f} / {theirs['batch cpu']:.0f}", ""),
-        ("  records' write dropped; functions-framework alone, a fixed answer (ms)",
-         f"{dropped['cpu 8']:.2f} / {dropped['batch cpu']:.0f}; {bare['cpu 8']:.2f}", "", ""),
+        ("  the server's CPU per 10,000-record request (ms): recording / dropped",
+         f"{local['batch cpu']:.0f} / {dropped['batch cpu']:.0f}", f"{theirs['batch cpu']:.0f}", ""),
         ("HTTP loopback, records to the storage emulator: 1 record p50 (ms), 8 clients (req/s)",
          f"{gcs['p50']:.1f} (+{gcs['p50'] - local['p50']:.1f} over a local folder), {gcs['8']:.0f}", "", ""),
     ]  # fmt: skip
@@ -460,14 +521,19 @@ def cold_start(command: Callable[[int], list[str]], env: dict[str, str], work: P
 def cold_starts(emulator: Server, urls: dict[str, str], version: Path, scratch: Path) -> list[Row]:
     venv = ensure_venv(SERVING_VENV, REQUIREMENTS)
 
-    def framework(port: int) -> list[str]:
+    def framework(port: int, functions: Path = FUNCTIONS_DIR) -> list[str]:
         return [
             str(venv / "bin" / "functions-framework"),
             "--target=predict",
-            f"--source={FUNCTIONS_DIR / 'main.py'}",
+            f"--source={functions / 'main.py'}",
             "--host=127.0.0.1",
             f"--port={port}",
         ]
+
+    old_functions, old_version = baseline_tree(scratch / "cold-baseline")
+
+    def old_framework(port: int) -> list[str]:
+        return framework(port, old_functions)
 
     keras_url = urls["MODEL_URL"].replace(MODEL_FILE, KERAS_FILE)
 
@@ -475,12 +541,13 @@ def cold_starts(emulator: Server, urls: dict[str, str], version: Path, scratch: 
         return [sys.executable, str(Path(__file__).with_name("reference_server.py")), str(port)]
 
     body = record(load_rows(1, seed=17)[0][0])
-    local = model_urls(version) | {"THREADS": "8"}
-    ours, theirs, ours_local = [], [], []
+    deployed = {"THREADS": "8", CPUS_ENV: "1"}
+    local = model_urls(version) | deployed
+    ours, theirs, ours_local, old_local = [], [], [], []
     for run in range(COLD_STARTS):
-        ours.append(
-            cold_start(framework, emulator_env(emulator) | urls | {"THREADS": "8"}, scratch / f"cold{run}", body)
-        )
+        old_env = model_urls(old_version) | deployed
+        old_local.append(cold_start(old_framework, old_env, scratch / f"cold-old{run}", body))
+        ours.append(cold_start(framework, emulator_env(emulator) | urls | deployed, scratch / f"cold{run}", body))
         ours_local.append(cold_start(framework, local, scratch / f"cold-local{run}", body))
         reference_env = emulator_env(emulator) | {
             "KERAS_URL": keras_url,
@@ -506,6 +573,12 @@ def cold_starts(emulator: Server, urls: dict[str, str], version: Path, scratch: 
             f"{statistics.median(seconds for seconds, _ in ours_local):.2f}",
             "",
             "≤ 0.5 s",
+        ),
+        (
+            f"  code of {BASELINE_COMMIT}, its own local model (s, median of {COLD_STARTS})",
+            "",
+            f"{statistics.median(seconds for seconds, _ in old_local):.2f}",
+            "",
         ),
         (
             "RSS after the first score (MB, gunicorn worker)",
