@@ -88,3 +88,19 @@ def _chunked(parts: Iterable[bytes]) -> Iterable[bytes]:
             piece = part[i : i + SEND_CHUNK]
             yield f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
     yield b"0\r\n\r\n"
+
+
+def send_bytes(url: str, data: bytes, timeout: float = 30) -> Answer:
+    """Send ``data`` as it is, request line and headers included, on a fresh connection; the answer, read until the
+    server closes the connection."""
+    parts = urlsplit(url)
+    started = time.perf_counter()
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as connection:
+        connection.sendall(data)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    return Answer(int(status_line.split()[1]), headers, body, time.perf_counter() - started)

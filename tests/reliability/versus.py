@@ -33,7 +33,7 @@ from tests.reliability.hostile import CASES, HEAVIEST, JSON, SAMPLE_RECORD, Case
 from tests.reliability.load import request_bodies
 from tests.reliability.load import run as run_load
 from tests.reliability.measure import MB, PeakRss, processes
-from tests.reliability.rawhttp import send
+from tests.reliability.rawhttp import send, send_bytes
 from tests.support.baseline import BASELINE_COMMIT, baseline_server, baseline_tree, model_urls, promoted_version_dir
 from tests.support.http import log_lines
 from tests.support.local_cloud import ROOT, Server, function_server
@@ -211,17 +211,8 @@ def logs(server: Server) -> Figures:
 
 def raw(url: str, data: bytes) -> tuple[int, str, int]:
     """Send bytes as they are; (status, content type, answer bytes) of the answer."""
-    host, port = url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=30) as connection:
-        connection.sendall(data)
-        answer = b""
-        while chunk := connection.recv(65536):
-            answer += chunk
-    head, _, body = answer.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    content_type = next((line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("content-type")),
-                        "none")  # fmt: skip
-    return int(lines[0].split()[1]), content_type.split(";")[0], len(body)
+    answer = send_bytes(url, data)
+    return answer.status, answer.headers.get("content-type", "none").split(";")[0], len(answer.body)
 
 
 def errors(server: Server) -> Figures:

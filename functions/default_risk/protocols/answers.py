@@ -31,19 +31,27 @@ ERROR_STATUSES: dict[str, int] = {
     "invalid_json": 400,
     "malformed_body": 400,
     "invalid_input": 400,
+    "malformed_request": 400,
     "not_found": 404,
     "method_not_allowed": 405,
     "body_timeout": 408,
     "too_many_instances": 413,
     "body_too_large": 413,
+    "request_line_too_long": 414,
     "unsupported_media_type": 415,
+    "expectation_failed": 417,
+    "headers_too_large": 431,
+    "unsupported_transfer_coding": 501,
     "model_unavailable": 503,
     "records_unavailable": 503,
     "overloaded": 503,
     "deadline_exceeded": 503,
     "internal_error": 503,
 }
-"""Every error code the API answers with, and its HTTP status."""
+"""Every error code the API answers with, and its HTTP status. ``SERVER_ERRORS`` are the server's own, answered before
+the function runs (``server_errors``)."""
+SERVER_ERRORS = ("malformed_request", "request_line_too_long", "expectation_failed", "headers_too_large",
+                 "unsupported_transfer_coding")  # fmt: skip
 
 _OUTCOME_OF_CODE = {
     "internal_error": "internal_error",
@@ -59,7 +67,11 @@ _OUTCOME_OF_STATUS = {
     405: "unsupported",
     408: "invalid_input",
     413: "too_large",
+    414: "too_large",
     415: "unsupported",
+    417: "unsupported",
+    431: "too_large",
+    501: "unsupported",
     503: "model_unavailable",
 }
 

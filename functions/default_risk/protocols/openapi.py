@@ -6,7 +6,14 @@ import functools
 
 from default_risk.contract.bands import BAND_LABELS
 from default_risk.contract.fields import FEATURE_NAMES, FEATURES, Feature
-from default_risk.contract.limits import ID_FIELD, MAX_BODY_BYTES, MAX_EXPLAIN_INSTANCES, MAX_ID_LENGTH, MAX_INSTANCES
+from default_risk.contract.limits import (
+    ID_FIELD,
+    MAX_BODY_BYTES,
+    MAX_EXPLAIN_INSTANCES,
+    MAX_ID_LENGTH,
+    MAX_INSTANCES,
+    MAX_REQUEST_LINE_BYTES,
+)
 from default_risk.contract.points import SCALE
 from default_risk.contract.reasons import GROUP_NAMES, GROUPS, MAX_REASONS
 from default_risk.contract.recourse import (
@@ -75,7 +82,12 @@ def _json(*schemas: str, example: object | None = None) -> dict:
 _ERRORS_BY_STATUS: dict[int, str] = {
     400: "Invalid input: the body is not valid JSON (`invalid_json`), its chunked framing is invalid "
     "(`malformed_body`), or a record breaks the contract (`invalid_input`); `details` lists every problem with the "
-    "record's index and the field.",
+    "record's index and the field. Or the request line or a header is not HTTP (`malformed_request`, answered by "
+    "the server before the function runs).",
+    414: f"The request line is longer than {MAX_REQUEST_LINE_BYTES} bytes (`request_line_too_long`).",
+    417: "The request's `Expect` header asks for what the server does not do (`expectation_failed`).",
+    431: "The request's headers are too many or too large (`headers_too_large`).",
+    501: "The request's `Transfer-Encoding` is not `chunked` (`unsupported_transfer_coding`).",
     405: "Method not allowed on this path; the `Allow` header lists the allowed ones.",
     413: f"More than {MAX_INSTANCES} instances (`too_many_instances`) or a body over {MAX_BODY_BYTES} bytes "
     "(`body_too_large`).",
@@ -91,14 +103,19 @@ _BIGQUERY_STATUSES = frozenset({400, 413, 503})
 """Statuses a BigQuery call can get, answered as ``BigQueryError``."""
 
 
+_SERVER_STATUSES = (414, 417, 431, 501)
+"""What the server answers any request it cannot read, besides 400 (``server_errors``)."""
+
+
 def _errors(*statuses: int, bigquery: bool = False) -> dict:
-    """The documented error responses; with ``bigquery``, those a BigQuery call gets may also be ``BigQueryError``."""
+    """The documented error responses, the server's own included; with ``bigquery``, those a BigQuery call gets may
+    also be ``BigQueryError``."""
     responses = {
         str(status): {
             "description": _ERRORS_BY_STATUS[status],
             "content": _json("Error", "BigQueryError") if bigquery and status in _BIGQUERY_STATUSES else _json("Error"),
         }
-        for status in statuses
+        for status in sorted({*statuses, *_SERVER_STATUSES})
     }
     if 405 in statuses:
         responses["405"]["headers"] = {"Allow": {"schema": {"type": "string"}, "description": "Allowed methods."}}
