@@ -6,13 +6,13 @@ Everything else lives in the ``default_risk`` package beside this file: ``defaul
 import flask
 import functions_framework
 
-from default_risk.protocols import server_errors
+from default_risk.protocols import server
 from default_risk.protocols.admission import bind_to_instance_cpus, share_the_interpreter
 from default_risk.protocols.http import handle
 
 share_the_interpreter()
 bind_to_instance_cpus()
-server_errors.install()
+server.install()
 
 
 @functions_framework.http

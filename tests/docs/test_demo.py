@@ -13,6 +13,7 @@ import os
 import queue
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import threading
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from default_risk.contract.artifacts import LATEST_POINTER
 from default_risk.protocols.answers import ERROR_STATUSES
 from tests.docs.running import expected_answer, json_values, request_body, run, shell_prelude
 from tests.docs.shell import ROOT, Command, commands
@@ -55,8 +57,12 @@ def demo_command() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def demo(tiny_version_dir: Path) -> Iterator[Demo]:
-    command = [*demo_command(), "--models-dir", str(tiny_version_dir.parent)]
+def demo(tiny_version_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The demo serving the tiny version from a models folder of its own (other tests add versions beside it)."""
+    models = tmp_path_factory.mktemp("demo") / "models"
+    shutil.copytree(tiny_version_dir, models / tiny_version_dir.name)
+    (models / LATEST_POINTER).write_text(tiny_version_dir.name + "\n")
+    command = [*demo_command(), "--models-dir", str(models)]
     process = subprocess.Popen(
         command,
         cwd=ROOT,

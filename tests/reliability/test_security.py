@@ -59,7 +59,7 @@ def test_error_bodies_echo_only_a_bounded_snippet(scoring_server: Server, record
 
 
 def test_a_long_unknown_path_is_not_echoed_back(scoring_server: Server) -> None:
-    """A megabyte of path is not even read: the request line's bound answers it (``server_errors``)."""
+    """A megabyte of path is not even read: the request line's bound answers it (``protocols.server``)."""
     answer = send(scoring_server.url + "/" + "x" * MB, "GET")
     assert answer.status == 414 and answer.json()["error"]["code"] == "request_line_too_long"
     assert len(answer.body) <= 1024 and b"xxxx" not in answer.body, f"an error of {len(answer.body)} bytes"

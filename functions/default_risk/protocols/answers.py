@@ -49,7 +49,7 @@ ERROR_STATUSES: dict[str, int] = {
     "internal_error": 503,
 }
 """Every error code the API answers with, and its HTTP status. ``SERVER_ERRORS`` are the server's own, answered before
-the function runs (``server_errors``)."""
+the function runs (``server``)."""
 SERVER_ERRORS = ("malformed_request", "request_line_too_long", "expectation_failed", "headers_too_large",
                  "unsupported_transfer_coding")  # fmt: skip
 

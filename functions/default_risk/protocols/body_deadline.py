@@ -1,4 +1,4 @@
-"""Bounds on receiving a request's body: a slow sender gets 408 and frees its thread.
+"""Bounds on receiving a request: a slow sender frees its thread (its body gets 408).
 
 gunicorn reads a body with blocking ``recv`` calls and loops until it has what was asked, so a client that sends a
 byte every few seconds would hold one of the instance's threads for as long as it likes: a socket timeout bounds
@@ -13,6 +13,12 @@ is answered 408 ``body_timeout`` on the writing side, which stays open. Too late
 Only a body being read (or drained after an early answer) is cut: a request whose body has arrived, or that is not
 reading it (one waiting for an admission slot), is not. Its pace is judged on the current stretch of reading alone,
 and a deadline that passed while it was not reading is set again when it reads again.
+
+The request line and headers, which gunicorn reads on the thread before it calls the function, are watched the same
+way from when the thread takes the connection until gunicorn has read them (``head`` and ``head_arrived``, around
+gunicorn's handling: ``protocols.server``): past the deadline, or while every thread is busy once
+``SLOW_AFTER_SECONDS`` have passed (a head comes in one packet), the reading side is shut and gunicorn closes the
+connection without an answer, for there is no request to answer yet.
 
 Without gunicorn's socket (the development server, in-process tests) there is nothing to watch.
 """
@@ -78,26 +84,62 @@ class Watchdog:
         self._current = threading.local()
 
     @contextmanager
+    def head(self, connection: socket.socket) -> Iterator[Watch]:
+        """The block reads a request's line and headers on this thread, until ``head_arrived``: one stretch of
+        reading, under the deadline and the full instance's rule."""
+        watch = Watch(connection, read_from=time.monotonic(), reading=True)
+        with self._changed:
+            self._start(watch)
+            self._arm(watch)
+        self._current.head = watch
+        try:
+            yield watch
+        finally:
+            self.head_arrived()
+
+    def head_arrived(self) -> None:
+        """This thread's request has its line and headers: their watch ends (the request's own begins with
+        ``watching``)."""
+        head = getattr(self._current, "head", None)
+        if head is not None:
+            self._current.head = None
+            self._end(head)
+
+    @contextmanager
     def watching(self, connection: socket.socket | None) -> Iterator[Watch]:
         watch = Watch(connection)
         if connection is None:
             yield watch
             return
         with self._changed:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="body-deadline", daemon=True)
-                self._thread.start()
-            self._answering.add(watch)
-            if self._full() and not self._polling:  # it sleeps until a deadline: wake it to judge paces
-                self._changed.notify()
+            self._start(watch)
         self._current.watch = watch
         try:
             yield watch
         finally:
             self._current.watch = None
-            with self._changed:
-                watch.active = False  # dropped from the heap when its deadline comes up
-                self._answering.discard(watch)
+            self._end(watch)
+
+    def _start(self, watch: Watch) -> None:
+        """Count ``watch`` among the requests being answered (under the condition)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="body-deadline", daemon=True)
+            self._thread.start()
+        self._answering.add(watch)
+        if self._full() and not self._polling:  # it sleeps until a deadline: wake it to judge paces
+            self._changed.notify()
+
+    def _arm(self, watch: Watch) -> None:
+        """Set ``watch``'s deadline ``seconds`` from its stretch of reading (under the condition)."""
+        watch.armed = True
+        heapq.heappush(self._heap, (watch.read_from + self.seconds, next(self._order), watch))
+        if self._heap[0][2] is watch:  # the watchdog sleeps until a later deadline
+            self._changed.notify()
+
+    def _end(self, watch: Watch) -> None:
+        with self._changed:
+            watch.active = False  # dropped from the heap when its deadline comes up
+            self._answering.discard(watch)
 
     @contextmanager
     def reading(self) -> Iterator[Watch]:
@@ -110,10 +152,7 @@ class Watchdog:
         with self._changed:
             watch.read_from, watch.received = time.monotonic(), 0
             if not watch.armed:
-                watch.armed = True
-                heapq.heappush(self._heap, (watch.read_from + self.seconds, next(self._order), watch))
-                if self._heap[0][2] is watch:  # the watchdog sleeps until a later deadline
-                    self._changed.notify()
+                self._arm(watch)
             watch.reading = True
         try:
             yield watch

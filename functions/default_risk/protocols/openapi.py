@@ -104,7 +104,7 @@ _BIGQUERY_STATUSES = frozenset({400, 413, 503})
 
 
 _SERVER_STATUSES = (414, 417, 431, 501)
-"""What the server answers any request it cannot read, besides 400 (``server_errors``)."""
+"""What the server answers any request it cannot read, besides 400 (``server``)."""
 
 
 def _errors(*statuses: int, bigquery: bool = False) -> dict:
