@@ -29,19 +29,13 @@ TRICKLE_SECONDS_PER_BYTE = 0.5
 """A whole body at this pace takes minutes: only the deadline can end the request."""
 
 
-def slow_post(url: str, chunked: bool, trickle: bool, stop: threading.Event | None = None) -> tuple[int, dict]:
-    """POST ``BODY`` whose first 10 bytes arrive at once and the rest never (``trickle``: a byte at a time); ``stop``
-    hangs up (status 0)."""
-    parts = urlsplit(url)
-    connection = socket.create_connection((parts.hostname, parts.port), timeout=60)
-    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(BODY)}"
-    head = f"POST / HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
-    connection.sendall(head.encode() + (f"{len(BODY):x}\r\n".encode() if chunked else b"") + BODY[:10])
-    answered = threading.Event()
+def trickling(connection: socket.socket, data: bytes, done: threading.Event, stop: threading.Event | None) -> None:
+    """Send ``data`` on ``connection`` a byte every ``TRICKLE_SECONDS_PER_BYTE``, from a thread of its own, until
+    ``done``; on ``stop`` hang up."""
 
-    def send_the_rest() -> None:
-        for byte in BODY[10:]:
-            if answered.wait(TRICKLE_SECONDS_PER_BYTE):
+    def send() -> None:
+        for byte in data:
+            if done.wait(TRICKLE_SECONDS_PER_BYTE):
                 return
             try:
                 if stop is not None and stop.is_set():
@@ -51,9 +45,20 @@ def slow_post(url: str, chunked: bool, trickle: bool, stop: threading.Event | No
             except OSError:
                 return
 
-    sender = threading.Thread(target=send_the_rest, daemon=True)
+    threading.Thread(target=send, daemon=True).start()
+
+
+def slow_post(url: str, chunked: bool, trickle: bool, stop: threading.Event | None = None) -> tuple[int, dict]:
+    """POST ``BODY`` whose first 10 bytes arrive at once and the rest never (``trickle``: a byte at a time); ``stop``
+    hangs up (status 0)."""
+    parts = urlsplit(url)
+    connection = socket.create_connection((parts.hostname, parts.port), timeout=60)
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(BODY)}"
+    head = f"POST / HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+    connection.sendall(head.encode() + (f"{len(BODY):x}\r\n".encode() if chunked else b"") + BODY[:10])
+    answered = threading.Event()
     if trickle:
-        sender.start()
+        trickling(connection, BODY[10:], answered, stop)
     try:
         response = http.client.HTTPResponse(connection, method="POST")
         try:
@@ -134,20 +139,7 @@ def slow_head(url: str, stop: threading.Event | None = None) -> bool:
     connection = socket.create_connection((parts.hostname, parts.port), timeout=60)
     connection.sendall(f"POST / HTTP/1.1\r\nHost: {parts.netloc}\r\n".encode())
     closed = threading.Event()
-
-    def trickle() -> None:
-        for byte in b"X-Slow: " + b"a" * 10_000:
-            if closed.wait(TRICKLE_SECONDS_PER_BYTE):
-                return
-            try:
-                if stop is not None and stop.is_set():
-                    connection.shutdown(socket.SHUT_RDWR)
-                    return
-                connection.sendall(bytes([byte]))
-            except OSError:
-                return
-
-    threading.Thread(target=trickle, daemon=True).start()
+    trickling(connection, b"X-Slow: " + b"a" * 10_000, closed, stop)
     try:
         answered = connection.recv(1)
     except ConnectionResetError:
