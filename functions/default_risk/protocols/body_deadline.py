@@ -187,7 +187,10 @@ class Watchdog:
                         self._cut(watch, "deadline")
                 waits = [self._heap[0][0] - now] if self._heap else []
                 self._polling = self._full()
-                self._changed.wait(min([*waits, SLOW_AFTER_SECONDS]) if self._polling else min(waits, default=None))
+                if self._polling:  # judge each stretch of reading as soon as it may be judged, every other each 50 ms
+                    due = (w.read_from + SLOW_AFTER_SECONDS - now for w in self._answering if w.reading and not w.cut)
+                    waits += [min((wait for wait in due if wait > 0), default=SLOW_AFTER_SECONDS), SLOW_AFTER_SECONDS]
+                self._changed.wait(min(waits, default=None))
 
     @staticmethod
     def _cut(watch: Watch, reason: str) -> None:
