@@ -225,10 +225,17 @@ def test_a_failed_write_fails_every_request_it_held() -> None:
             future.result()
 
 
-def test_the_encoding_reads_back_to_the_same_bits() -> None:
+@pytest.mark.parametrize("whole", [False, True], ids=["any numbers", "whole numbers"])
+def test_the_encoding_reads_back_to_the_same_bits(whole: bool) -> None:
+    """Whole numbers are written as integers, any other as its shortest text: either way the same bits come back,
+    -0.0, the largest whole numbers and fields not sent (NaN) included."""
     rng = np.random.default_rng(3)
     features = rng.uniform(-1e6, 1e6, (50, len(FEATURE_NAMES)))
+    if whole:
+        features = np.round(features)
     features[::7, 1] = np.nan
+    features[3, :4] = [-0.0, 0.0, 2.0**53, 2.0**53 - 1]
+    features[5, 2] = 1e300
     probabilities = rng.random(50)
     batch = records.Batch(
         decision_ids=new_ids(50),
@@ -246,8 +253,11 @@ def test_the_encoding_reads_back_to_the_same_bits() -> None:
     lines = b"".join(records.encode(batch)).decode().split("\n")
     assert lines[-1] == "" and len(lines) == 51
     decoded = [json.loads(line) for line in lines[:-1]]
-    read = np.array([[np.nan if e["inputs"][n] is None else e["inputs"][n] for n in FEATURE_NAMES] for e in decoded])
-    assert np.array_equal(read, features, equal_nan=True)
+    read = [[np.nan if e["inputs"][n] is None else e["inputs"][n] for n in FEATURE_NAMES] for e in decoded]
+    assert np.array(read, dtype=np.float64).tobytes() == features.tobytes()
+    inputs = lines[4].split('"inputs":{', 1)[1].split("}", 1)[0]
+    assert ("." in inputs) is not whole, inputs  # whole numbers as integers: no "20000.0"
+    assert '"LIMIT_BAL":-0.0,' in lines[3], lines[3]
     assert [e["probability_of_default"] for e in decoded] == probabilities.tolist()
     assert [e["id"] for e in decoded] == batch.ids and [e["row"] for e in decoded] == list(range(50))
 
