@@ -145,9 +145,9 @@ def load_preprocessor(data: bytes, inputs: int) -> Preprocessor:
         target = root.output_indices_[name]
         if transformer == "drop" or target.stop == target.start:
             continue
-        passthrough = transformer == "passthrough"
-        blocks.append((target, np.asarray(columns), _identity if passthrough else _compile(transformer)))
-        row_blocks.append((target, [int(c) for c in columns], _identity if passthrough else _compile_row(transformer)))
+        block, row_block = (_identity, _identity) if transformer == "passthrough" else _compile(transformer)
+        blocks.append((target, np.asarray(columns), block))
+        row_blocks.append((target, [int(c) for c in columns], row_block))
     row_blocks.sort(key=lambda block: block[0].start)
     if [target.start for target, _, _ in row_blocks] != [0, *(target.stop for target, _, _ in row_blocks[:-1])]:
         raise UnsupportedPreprocessor("the ColumnTransformer's output columns do not follow one another")
@@ -159,43 +159,34 @@ def _identity(x):
     return x
 
 
-def _compile(component: object) -> Block:
+def _compile(component: object) -> tuple[Block, RowBlock]:
+    """A fitted component as a block for a batch (numpy on whole columns) and one for a single row (Python floats,
+    rounded alike; ufuncs by numpy itself)."""
     kind = getattr(component, "kind", type(component).__name__)
     if kind == "Pipeline":
         steps = [_compile(step) for _, step in component.steps if step not in (None, "passthrough")]
-        return lambda x: _chain(steps, x)
+        batch, row = [b for b, _ in steps], [r for _, r in steps]
+        return lambda x: _chain(batch, x), lambda x: _chain(row, x)
     if kind == "StandardScaler":
-        mean = component.mean_ if component.with_mean else 0.0
-        scale = component.scale_ if component.with_std else 1.0
-        return lambda x: (x - mean) / scale
+        width = len(component.mean_ if component.with_mean else component.scale_)
+        mean = component.mean_ if component.with_mean else np.zeros(width)
+        scale = component.scale_ if component.with_std else np.ones(width)
+        means, scales = mean.tolist(), scale.tolist()
+        return (
+            lambda x: (x - mean) / scale,
+            lambda x: [(value - m) / s for value, m, s in zip(x, means, scales, strict=True)],
+        )
     if kind == "OneHotEncoder":
         if component.drop_idx_ is not None or component._infrequent_enabled or component.handle_unknown != "ignore":
             raise UnsupportedPreprocessor("OneHotEncoder with drop, infrequent categories or errors on unknown codes")
         source = np.concatenate([np.full(len(c), j) for j, c in enumerate(component.categories_)])
         values = np.concatenate(component.categories_).astype(np.float64)
-        return lambda x: x[:, source] == values
+        row = _one_hot_row([[float(code) for code in categories] for categories in component.categories_])
+        return lambda x: x[:, source] == values, row
     if kind == "FunctionTransformer":
         if not isinstance(component.func, np.ufunc) or component.kw_args or component.validate:
             raise UnsupportedPreprocessor("FunctionTransformer other than a plain numpy ufunc")
-        return component.func
-    raise UnsupportedPreprocessor(f"{kind} is not one of the components the function applies")
-
-
-def _compile_row(component: object) -> RowBlock:
-    """``_compile`` for one row (the checks are ``_compile``'s, made first)."""
-    kind = getattr(component, "kind", type(component).__name__)
-    if kind == "Pipeline":
-        steps = [_compile_row(step) for _, step in component.steps if step not in (None, "passthrough")]
-        return lambda x: _chain(steps, x)
-    if kind == "StandardScaler":
-        width = len(component.mean_ if component.with_mean else component.scale_)
-        means = component.mean_.tolist() if component.with_mean else [0.0] * width
-        scales = component.scale_.tolist() if component.with_std else [1.0] * width
-        return lambda x: [(value - mean) / scale for value, mean, scale in zip(x, means, scales, strict=True)]
-    if kind == "OneHotEncoder":
-        return _one_hot_row([[float(code) for code in categories] for categories in component.categories_])
-    if kind == "FunctionTransformer":
-        return lambda x: component.func(np.array(x)).tolist()
+        return component.func, lambda x: component.func(np.array(x)).tolist()
     raise UnsupportedPreprocessor(f"{kind} is not one of the components the function applies")
 
 
